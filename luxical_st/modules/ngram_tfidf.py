@@ -1,0 +1,283 @@
+"""`NgramTfidf`: texts -> L2-normalised TF-IDF rows over a fixed token n-gram vocabulary.
+
+The input module of a Luxical model. Its output is the sparse batch in the layout of
+`torch.nn.EmbeddingBag` (flat feature indices, per-text offsets, per-entry weights), which
+`SparseDense` multiplies with its first weight matrix.
+
+Kept free of luxical_st imports: this file is copied into saved models as remote code.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.numpy import save_file
+from sentence_transformers.base.modules.input_module import InputModule
+from tokenizers import Tokenizer
+
+from .ngrams import NgramIndex
+from .persistence import read_arrays, read_config
+from .sparse_dense import SparseDense
+
+FORMAT_VERSION = 1
+CONFIG_FILE = "ngram_tfidf_config.json"
+ARRAYS_FILE = "ngram_tfidf.safetensors"
+TOKENIZER_FILE = "tokenizer.json"
+# Source files a saved model needs to load as remote code: this file and what it imports.
+REMOTE_CODE_FILES = ("ngram_tfidf.py", "ngrams.py", "persistence.py", "sparse_dense.py")
+# Texts longer than this are tokenized in pieces cut at whitespace, which WordPiece never merges
+# across, so the tokens are the same and a 10 MB document does not build one giant Encoding.
+_PIECE_CHARS = 1 << 16
+# Texts per chunk of the n-gram matching, bounding the memory of the flat token arrays.
+_CHUNK_TOKENS = 1 << 21
+# Only these separate words in every WordPiece normaliser; other Unicode spaces may be dropped as
+# control characters, which would join the words on either side.
+_CUTTABLE_SPACE = re.compile(r"[ \t\n\r]")
+
+
+class NgramTfidf(InputModule):
+    """Tokenize with WordPiece, count in-vocabulary n-grams (n = 1..max) and weight them by TF-IDF.
+
+    Args:
+        tokenizer: a `tokenizers.Tokenizer` (bert-base-uncased WordPiece for Luxical); special tokens,
+            truncation and padding are never applied.
+        ngrams: (num_features, max_ngram_length) int token ids, left-aligned, padded with -1; row i
+            is feature i.
+        idf: (num_features,) float32 pseudo-IDF, `ln(sum(counts)) - ln(count_i)` for Luxical.
+        max_ngram_length: longest n-gram counted (at most the width of `ngrams`).
+    """
+
+    config_file_name = CONFIG_FILE
+    config_keys = ["max_ngram_length", "num_features"]
+    save_in_root = True
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        ngrams: np.ndarray,
+        idf: np.ndarray,
+        max_ngram_length: int = 5,
+    ) -> None:
+        super().__init__()
+        if not isinstance(tokenizer, Tokenizer):
+            raise TypeError(f"tokenizer must be a tokenizers.Tokenizer, got {type(tokenizer).__name__}")
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        self.tokenizer = tokenizer
+        self.index = NgramIndex(ngrams, tokenizer.get_vocab_size(with_added_tokens=True))
+        idf = np.asarray(idf)
+        if idf.shape != (self.index.num_features,):
+            raise ValueError(f"idf must have shape ({self.index.num_features},), got {idf.shape}")
+        if not np.isfinite(idf).all():
+            raise ValueError("idf holds NaN or infinite values")
+        self.idf = idf.astype(np.float32)
+        if not 1 <= max_ngram_length <= self.index.max_ngram_length:
+            raise ValueError(
+                f"max_ngram_length must be in [1, {self.index.max_ngram_length}] (the n-gram width), "
+                f"got {max_ngram_length}"
+            )
+        self.max_ngram_length = int(max_ngram_length)
+
+    @property
+    def num_features(self) -> int:
+        return self.index.num_features
+
+    @property
+    def ngrams(self) -> np.ndarray:
+        return self.index.ngrams
+
+    @property
+    def max_seq_length(self) -> float:
+        return math.inf
+
+    def get_embedding_dimension(self) -> int:
+        return self.num_features
+
+    def first_layer(self, out_features: int, bias: bool = False, activation: str = "relu") -> SparseDense:
+        """The layer that consumes this module's sparse output: `activation(W s + b)` over its features."""
+        return SparseDense(self.num_features, out_features, bias=bias, activation=activation)
+
+    # ------------------------------------------------------------------ computation
+
+    def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """WordPiece ids of each text, without special tokens; long texts go through in pieces."""
+        pieces, owner = [], []
+        for i, text in enumerate(texts):
+            if len(text) <= _PIECE_CHARS:
+                pieces.append(text)
+                owner.append(i)
+            else:
+                for piece in _split_at_whitespace(text, _PIECE_CHARS):
+                    pieces.append(piece)
+                    owner.append(i)
+        try:
+            encodings = self.tokenizer.encode_batch_fast(pieces, add_special_tokens=False)
+        except TypeError:  # lone surrogates cannot cross into Rust; replace them, as UTF-8 decoding would
+            pieces = [piece.encode("utf-8", "replace").decode("utf-8") for piece in pieces]
+            encodings = self.tokenizer.encode_batch_fast(pieces, add_special_tokens=False)
+        if len(pieces) == len(texts):
+            return [encoding.ids for encoding in encodings]
+        ids: list[list[int]] = [[] for _ in texts]
+        for i, encoding in zip(owner, encodings, strict=True):
+            ids[i].extend(encoding.ids)
+        return ids
+
+    def transform(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """TF-IDF rows of `texts` as (feature indices int64, row offsets int64, weights float32).
+
+        Within a row, features are sorted and distinct; a text without in-vocabulary n-grams gets an
+        empty (all-zero) row.
+        """
+        texts = _check_texts(texts)
+        ids = self.token_ids(texts)
+        lengths = np.fromiter((len(row) for row in ids), dtype=np.int64, count=len(ids))
+        chunk_of_text = (np.cumsum(lengths) - lengths) // _CHUNK_TOKENS
+        bounds = np.flatnonzero(np.diff(chunk_of_text, prepend=-1, append=-1))
+        parts = [
+            self._transform_tokens(ids[start:stop], lengths[start:stop])
+            for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+        ]
+        indices = np.concatenate([np.empty(0, np.int64)] + [part[0] for part in parts])
+        weights = np.concatenate([np.empty(0, np.float32)] + [part[1] for part in parts])
+        row_sizes = np.concatenate([np.empty(0, np.int64)] + [part[2] for part in parts])
+        offsets = (np.cumsum(row_sizes) - row_sizes).astype(np.int64)
+        return indices, offsets, weights
+
+    def _transform_tokens(self, ids: list[list[int]], lengths: np.ndarray) -> tuple[np.ndarray, ...]:
+        """TF-IDF of a chunk of tokenized texts: (feature indices, weights, entries per text)."""
+        num_texts = len(ids)
+        separator = (self.index.separator,)
+        stream = np.fromiter(
+            chain.from_iterable(chain.from_iterable((row, separator) for row in ids)),
+            dtype=np.int64,
+            count=int(lengths.sum()) + num_texts,
+        )
+        stream = np.append(stream, self.index.separator)  # lookups at position + n stay in bounds
+        starts, features = self.index.match(stream, self.max_ngram_length)
+
+        text_of_position = np.repeat(np.arange(num_texts, dtype=np.int64), lengths + 1)
+        keys = text_of_position[starts] * self.num_features + features
+        keys.sort()
+        is_first = np.empty(keys.size, dtype=bool)
+        is_first[:1] = True
+        np.not_equal(keys[1:], keys[:-1], out=is_first[1:])
+        first = np.flatnonzero(is_first)
+        counts = np.diff(np.append(first, keys.size))
+        unique_keys = keys[first]
+        rows, indices = np.divmod(unique_keys, self.num_features)
+
+        weights = counts * self.idf[indices].astype(np.float64)
+        norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=num_texts))
+        norms[norms == 0] = 1.0
+        weights = (weights / norms[rows]).astype(np.float32)
+        return indices, weights, np.bincount(rows, minlength=num_texts)
+
+    def preprocess(
+        self, inputs: Sequence[Any], prompt: str | None = None, **kwargs: Any
+    ) -> dict[str, torch.Tensor]:
+        """Texts -> {"input_ids", "offsets", "per_sample_weights"} for `torch.nn.EmbeddingBag`."""
+        texts = _check_texts(inputs)
+        if prompt:
+            texts = self._prepend_prompt(texts, prompt)
+        indices, offsets, weights = self.transform(texts)
+        return {
+            "input_ids": torch.from_numpy(indices),
+            "offsets": torch.from_numpy(offsets),
+            "per_sample_weights": torch.from_numpy(weights),
+        }
+
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return features
+
+    # ------------------------------------------------------------------ persistence
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {"format_version": FORMAT_VERSION, **super().get_config_dict()}
+
+    def save(self, output_path: str, *args: Any, safe_serialization: bool = True, **kwargs: Any) -> None:
+        out = Path(output_path)
+        out.mkdir(parents=True, exist_ok=True)
+        self.save_config(output_path)
+        save_file(
+            {"ngrams": self.ngrams, "idf": self.idf},
+            str(out / ARRAYS_FILE),
+            metadata={"format_version": str(FORMAT_VERSION)},
+        )
+        self.tokenizer.save(str(out / TOKENIZER_FILE))
+        here = Path(__file__).parent
+        for name in REMOTE_CODE_FILES:
+            target = out / name
+            if (here / name).resolve() != target.resolve():
+                target.write_bytes((here / name).read_bytes())
+
+    @classmethod
+    def load(
+        cls,
+        model_name_or_path: str,
+        subfolder: str = "",
+        token: bool | str | None = None,
+        cache_folder: str | None = None,
+        revision: str | None = None,
+        local_files_only: bool = False,
+        **kwargs: Any,
+    ) -> NgramTfidf:
+        hub_kwargs = {
+            "subfolder": subfolder,
+            "token": token,
+            "cache_folder": cache_folder,
+            "revision": revision,
+            "local_files_only": local_files_only,
+        }
+        paths = {}
+        for name in (CONFIG_FILE, ARRAYS_FILE, TOKENIZER_FILE):
+            path = cls.load_file_path(model_name_or_path, filename=name, **hub_kwargs)
+            if path is None:
+                raise FileNotFoundError(
+                    f"{model_name_or_path!r} has no {name}: not a complete NgramTfidf model"
+                )
+            paths[name] = path
+        config = read_config(paths[CONFIG_FILE], cls.config_keys, FORMAT_VERSION)
+        arrays = read_arrays(paths[ARRAYS_FILE], required=("ngrams", "idf"))
+        try:
+            tokenizer = Tokenizer.from_file(paths[TOKENIZER_FILE])
+        except Exception as error:  # tokenizers raises a bare Exception on malformed JSON
+            raise ValueError(f"{paths[TOKENIZER_FILE]} is not a valid tokenizer file: {error}") from error
+        if config.get("num_features", arrays["ngrams"].shape[0]) != arrays["ngrams"].shape[0]:
+            raise ValueError(
+                f"{paths[CONFIG_FILE]} says num_features={config['num_features']} but {paths[ARRAYS_FILE]} "
+                f"holds {arrays['ngrams'].shape[0]} n-grams"
+            )
+        return cls(tokenizer, arrays["ngrams"], arrays["idf"], max_ngram_length=config["max_ngram_length"])
+
+
+def _check_texts(inputs: Any) -> list[str]:
+    if isinstance(inputs, str):
+        raise TypeError("expected a list of texts, got a single str: wrap it in a list")
+    try:
+        texts = list(inputs)
+    except TypeError:
+        raise TypeError(f"expected a list of texts, got {type(inputs).__name__}") from None
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"text {i} is {type(text).__name__}, not str: Luxical embeds text only")
+    return texts
+
+
+def _split_at_whitespace(text: str, size: int) -> list[str]:
+    """Cut `text` into pieces of at least `size` characters, each cut just after a space, tab or newline."""
+    pieces, start = [], 0
+    while len(text) - start > size:
+        space = _CUTTABLE_SPACE.search(text, start + size - 1)
+        if space is None:
+            break
+        pieces.append(text[start : space.end()])
+        start = space.end()
+    pieces.append(text[start:])
+    return pieces

@@ -1,0 +1,115 @@
+"""`SparseDense`: the first Luxical layer, a sparse TF-IDF row times a weight matrix, then ReLU.
+
+Stored as an `EmbeddingBag` (one row of weights per n-gram), so a text costs one contiguous row
+read per distinct n-gram instead of a strided column read of a (out, in) matrix.
+
+Kept free of luxical_st imports: this file is copied into saved models as remote code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save_file
+from sentence_transformers.base.modules.module import Module
+from torch import nn
+
+from .persistence import read_arrays, read_config
+
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+ACTIVATIONS = {"relu": nn.ReLU, "identity": nn.Identity}
+
+
+class SparseDense(Module):
+    """`h = activation(W s + b)` for the EmbeddingBag batch that `NgramTfidf.preprocess` produces.
+
+    Args:
+        num_features: rows of the weight matrix (the n-gram vocabulary size).
+        out_features: width of the output.
+        bias: add a learned bias (Luxical models have none).
+        activation: "relu" (Luxical) or "identity".
+    """
+
+    config_keys = ["num_features", "out_features", "bias", "activation"]
+
+    def __init__(
+        self, num_features: int, out_features: int, bias: bool = False, activation: str = "relu"
+    ) -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        if num_features < 1 or out_features < 1:
+            raise ValueError(
+                f"num_features and out_features must be positive, got {num_features}, {out_features}"
+            )
+        self.num_features = int(num_features)
+        self.out_features = int(out_features)
+        self.activation = activation
+        self.embedding = nn.EmbeddingBag(self.num_features, self.out_features, mode="sum")
+        self.bias = nn.Parameter(torch.zeros(self.out_features)) if bias else None
+        self.activation_function = ACTIVATIONS[activation]()
+
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        hidden = self.embedding(
+            features["input_ids"], features["offsets"], per_sample_weights=features["per_sample_weights"]
+        )
+        if self.bias is not None:
+            hidden = hidden + self.bias
+        features["sentence_embedding"] = self.activation_function(hidden)
+        return features
+
+    def get_embedding_dimension(self) -> int:
+        return self.out_features
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "num_features": self.num_features,
+            "out_features": self.out_features,
+            "bias": self.bias is not None,
+            "activation": self.activation,
+        }
+
+    def save(self, output_path: str, *args: Any, safe_serialization: bool = True, **kwargs: Any) -> None:
+        self.save_config(output_path)
+        save_file(
+            {name: tensor.contiguous() for name, tensor in self.state_dict().items()},
+            str(Path(output_path) / WEIGHTS_FILE),
+            metadata={"format_version": str(FORMAT_VERSION)},
+        )
+
+    @classmethod
+    def load(
+        cls,
+        model_name_or_path: str,
+        subfolder: str = "",
+        token: bool | str | None = None,
+        cache_folder: str | None = None,
+        revision: str | None = None,
+        local_files_only: bool = False,
+        **kwargs: Any,
+    ) -> SparseDense:
+        hub_kwargs = {
+            "subfolder": subfolder,
+            "token": token,
+            "cache_folder": cache_folder,
+            "revision": revision,
+            "local_files_only": local_files_only,
+        }
+        config_path = cls.load_file_path(model_name_or_path, filename=cls.config_file_name, **hub_kwargs)
+        weights_path = cls.load_file_path(model_name_or_path, filename=WEIGHTS_FILE, **hub_kwargs)
+        if config_path is None or weights_path is None:
+            raise FileNotFoundError(
+                f"{model_name_or_path!r}/{subfolder} lacks {cls.config_file_name} or {WEIGHTS_FILE}"
+            )
+        config = read_config(config_path, cls.config_keys, FORMAT_VERSION)
+        module = cls(**config)
+        state = read_arrays(weights_path, required=list(module.state_dict()))
+        try:
+            module.load_state_dict({name: torch.from_numpy(array) for name, array in state.items()})
+        except RuntimeError as error:
+            raise ValueError(f"{weights_path} does not match {config_path}: {error}") from error
+        return module
