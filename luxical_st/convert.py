@@ -82,7 +82,7 @@ def read_reference_arrays(source: str | Path) -> dict[str, np.ndarray]:
                 arrays[_SAFETENSORS_NAMES[name]] = array
             elif name.startswith("embedder.nn_layer_"):
                 arrays[name.removeprefix("embedder.")] = array
-        arrays.setdefault("version", np.int64(SUPPORTED_REFERENCE_VERSION))
+        arrays.setdefault("version", np.array(SUPPORTED_REFERENCE_VERSION, dtype=np.int64))
     else:
         try:
             with np.load(path, allow_pickle=False) as npz:
