@@ -1,0 +1,308 @@
+"""The pipeline config: one flat YAML file, parsed by `transformers.HfArgumentParser` into dataclasses.
+
+Every YAML key is turned into a `--key=value` argument and parsed together with the command-line
+overrides, so a YAML value gets exactly the type checks and choices a command-line value gets (the
+plain `parse_yaml_file` passes values through unchecked). Range checks live in `__post_init__`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+LossName = Literal["gram_kl", "mse", "cosine"]
+
+
+def _require(condition: bool, key: str, message: str, value: Any) -> None:
+    """Raise the ValueError that names the offending config key."""
+    if not condition:
+        raise ValueError(f"config key {key!r} {message}, got {value!r}")
+
+
+def _positive(obj: Any, *keys: str) -> None:
+    for key in keys:
+        value = getattr(obj, key)
+        _require(value is None or value > 0, key, "must be positive", value)
+
+
+def _ratio(obj: Any, *keys: str) -> None:
+    for key in keys:
+        value = getattr(obj, key)
+        _require(0.0 <= value <= 1.0, key, "must lie in [0, 1]", value)
+
+
+@dataclass
+class CorpusConfig:
+    """Where the training documents come from."""
+
+    corpus: str = field(
+        default="quickstart",
+        metadata={"help": "'quickstart' (the offline blend of packaged texts), a local path or a Hub dataset id"},
+    )
+    corpus_split: str = field(default="train", metadata={"help": "dataset split"})
+    corpus_data_files: str | None = field(
+        default=None, metadata={"help": "glob of data files inside the dataset, e.g. sample/10BT/*.parquet"}
+    )
+    text_column: str = field(default="text", metadata={"help": "column holding the document text"})
+    id_column: str = field(default="id", metadata={"help": "column holding a unique document id"})
+    corpus_streaming: bool = field(default=False, metadata={"help": "stream the corpus instead of downloading it"})
+    max_documents: int | None = field(
+        default=None, metadata={"help": "documents to embed with the teacher and train on (all if unset)"}
+    )
+    min_documents: int = field(default=50_000, metadata={"help": "size of the quickstart blend"})
+
+    def __post_init__(self) -> None:
+        _positive(self, "max_documents", "min_documents")
+        _require(bool(self.corpus), "corpus", "must name a corpus", self.corpus)
+
+
+@dataclass
+class TeacherConfig:
+    """Step 1: teacher embeddings of every training document, truncated and stored as uint8."""
+
+    teacher: str | None = field(
+        default=None, metadata={"help": "teacher SentenceTransformer id or folder; unset = offline all-MiniLM-L6-v2"}
+    )
+    teacher_device: str = field(default="cpu", metadata={"help": "device the teacher runs on"})
+    teacher_dimensions: int = field(default=256, metadata={"help": "leading (Matryoshka) dimensions kept"})
+    quantization_limit: float = field(default=0.3, metadata={"help": "uint8 codes cover [-limit, limit]"})
+    teacher_batch_size: int = field(default=128, metadata={"help": "teacher encode batch size"})
+    target_shard_size: int = field(default=10_000, metadata={"help": "documents per resumable target shard"})
+
+    def __post_init__(self) -> None:
+        _positive(self, "teacher_dimensions", "quantization_limit", "teacher_batch_size", "target_shard_size")
+
+
+@dataclass
+class VocabularyConfig:
+    """Step 2: the n-gram vocabulary, mined with a Space-Saving summary over a corpus subsample."""
+
+    tokenizer: str | None = field(
+        default=None, metadata={"help": "tokenizer.json, folder or Hub id; unset = bert-base-uncased (offline)"}
+    )
+    vocabulary_documents: int | None = field(
+        default=None, metadata={"help": "documents of the corpus to mine n-grams from (all if unset)"}
+    )
+    vocabulary_capacity: int = field(default=1_000_000, metadata={"help": "Space-Saving summary slots"})
+    max_ngram_length: int = field(default=5, metadata={"help": "longest n-gram, in tokens"})
+    min_count_multiple: float = field(
+        default=8.0, metadata={"help": "keep n-grams counted at least this multiple of the summary minimum"}
+    )
+    max_vocabulary_size: int = field(default=2_000_000, metadata={"help": "cap on kept n-grams"})
+    vocabulary_batch_size: int = field(default=1000, metadata={"help": "documents tokenized per batch"})
+
+    def __post_init__(self) -> None:
+        _positive(
+            self,
+            "vocabulary_documents",
+            "vocabulary_capacity",
+            "max_ngram_length",
+            "min_count_multiple",
+            "max_vocabulary_size",
+            "vocabulary_batch_size",
+        )
+
+
+@dataclass
+class ModelConfig:
+    """Step 3: the student network."""
+
+    layer_sizes: list[int] = field(
+        default_factory=lambda: [96, 3072, 3072, 192],
+        metadata={"help": "output width of every layer; the last is the embedding dimension"},
+    )
+    model_seed: int = field(default=0, metadata={"help": "seed of the initial weights"})
+
+    def __post_init__(self) -> None:
+        sizes = self.layer_sizes
+        _require(len(sizes) >= 2, "layer_sizes", "needs at least two layers", sizes)
+        _require(all(size > 0 for size in sizes), "layer_sizes", "must all be positive", sizes)
+
+
+@dataclass
+class TrainConfig:
+    """Step 4: distillation with `SentenceTransformerTrainer`."""
+
+    loss: LossName = field(
+        default="gram_kl", metadata={"help": "gram_kl (Luxical), or mse/cosine embedding distillation"}
+    )
+    temperature: float = field(default=3.0, metadata={"help": "softmax temperature of the gram_kl loss"})
+    learning_rate: float = field(default=1e-2, metadata={"help": "peak learning rate"})
+    adam_beta1: float = field(default=0.9, metadata={"help": "AdamW beta1"})
+    adam_beta2: float = field(default=0.9, metadata={"help": "AdamW beta2"})
+    adam_epsilon: float = field(default=1e-8, metadata={"help": "AdamW epsilon"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    warmup_ratio: float = field(default=0.05, metadata={"help": "share of steps with linear warmup"})
+    decay_ratio: float = field(default=0.10, metadata={"help": "share of final steps with linear decay to 0"})
+    batch_size: int = field(default=3072, metadata={"help": "documents per step (the Gram matrix is batch²)"})
+    num_train_epochs: float = field(default=3.0, metadata={"help": "passes over the training documents"})
+    max_steps: int = field(default=-1, metadata={"help": "stop after this many steps (required when streaming)"})
+    streaming: bool = field(default=False, metadata={"help": "stream the teacher targets into training"})
+    shuffle_buffer_size: int = field(default=50_000, metadata={"help": "shuffle buffer when streaming"})
+    logging_steps: int = field(default=10, metadata={"help": "log loss and learning rate every N steps"})
+    save_steps: int = field(default=500, metadata={"help": "write a resumable checkpoint every N steps"})
+    save_total_limit: int | None = field(default=2, metadata={"help": "checkpoints kept (all if unset)"})
+    dataloader_num_workers: int = field(default=0, metadata={"help": "processes that tokenize batches"})
+    train_device: str | None = field(default=None, metadata={"help": "cpu, cuda, ...; unset = best available"})
+    seed: int = field(default=0, metadata={"help": "seed of data order"})
+
+    def __post_init__(self) -> None:
+        _require(self.loss in typing.get_args(LossName), "loss", f"must be one of {typing.get_args(LossName)}", self.loss)
+        _positive(
+            self,
+            "temperature",
+            "learning_rate",
+            "adam_epsilon",
+            "batch_size",
+            "num_train_epochs",
+            "shuffle_buffer_size",
+            "logging_steps",
+            "save_steps",
+            "save_total_limit",
+        )
+        _require(self.batch_size >= 2, "batch_size", "must be at least 2 (in-batch Gram matrices)", self.batch_size)
+        _ratio(self, "adam_beta1", "adam_beta2", "warmup_ratio", "decay_ratio")
+        _require(
+            self.warmup_ratio + self.decay_ratio <= 1.0,
+            "warmup_ratio",
+            "plus decay_ratio must be at most 1",
+            (self.warmup_ratio, self.decay_ratio),
+        )
+        _require(self.weight_decay >= 0, "weight_decay", "must not be negative", self.weight_decay)
+        _require(self.max_steps == -1 or self.max_steps > 0, "max_steps", "must be -1 (unset) or positive", self.max_steps)
+        _require(
+            not self.streaming or self.max_steps > 0, "max_steps", "must be set when streaming", self.max_steps
+        )
+        _require(self.dataloader_num_workers >= 0, "dataloader_num_workers", "must not be negative", self.dataloader_num_workers)
+
+
+@dataclass
+class OutputConfig:
+    """Where the artifacts go, and the optional Hub upload of the final model."""
+
+    output_dir: str = field(default="output/luxical", metadata={"help": "folder of every pipeline artifact"})
+    hub_repo_id: str | None = field(default=None, metadata={"help": "push the final model to this Hub repo"})
+    hub_private: bool = field(default=False, metadata={"help": "create the Hub repo as private"})
+
+    def __post_init__(self) -> None:
+        _require(bool(self.output_dir), "output_dir", "must name a folder", self.output_dir)
+
+
+SECTIONS: dict[str, type] = {
+    "corpus": CorpusConfig,
+    "teacher": TeacherConfig,
+    "vocabulary": VocabularyConfig,
+    "model": ModelConfig,
+    "training": TrainConfig,
+    "output": OutputConfig,
+}
+
+
+@dataclass
+class PipelineConfig:
+    """The whole pipeline, one section per step."""
+
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    vocabulary: VocabularyConfig = field(default_factory=VocabularyConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainConfig = field(default_factory=TrainConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flat key -> value mapping, the layout of the YAML files."""
+        flat: dict[str, Any] = {}
+        for section in SECTIONS:
+            flat.update(dataclasses.asdict(getattr(self, section)))
+        return flat
+
+
+def config_parser() -> Any:
+    """The `HfArgumentParser` over every section; raises argparse.ArgumentError instead of exiting."""
+    from transformers import HfArgumentParser
+
+    return HfArgumentParser(list(SECTIONS.values()), exit_on_error=False, prog="train.py")
+
+
+def _annotations() -> dict[str, Any]:
+    """Key -> resolved type of every config key (not `Field.type`: HfArgumentParser rewrites those)."""
+    return {key: hint for cls in SECTIONS.values() for key, hint in typing.get_type_hints(cls).items()}
+
+
+def _is_list(annotation: Any) -> bool:
+    return typing.get_origin(annotation) is list
+
+
+def _is_optional(annotation: Any) -> bool:
+    return type(None) in typing.get_args(annotation)
+
+
+def _yaml_values_to_argv(values: dict[str, Any], source: str) -> tuple[list[str], list[str]]:
+    """(arguments, keys set to null) for the parser, after checking keys and value shapes."""
+    fields = _annotations()
+    argv: list[str] = []
+    nulls: list[str] = []
+    for key, value in values.items():
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"{source}: unknown config key {key!r}{hint}")
+        annotation = fields[key]
+        if value is None:
+            _require(_is_optional(annotation), key, "cannot be null", value)
+            nulls.append(key)
+        elif isinstance(value, dict):
+            raise ValueError(f"{source}: config key {key!r} must be a value or a list, got a mapping")
+        elif isinstance(value, list):
+            _require(_is_list(annotation), key, "takes a single value, not a list", value)
+            _require(len(value) > 0, key, "must not be an empty list", value)
+            argv += [f"--{key}", *map(str, value)]
+        else:
+            _require(not _is_list(annotation), key, "takes a list", value)
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            argv.append(f"--{key}={text}")
+    return argv, nulls
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> PipelineConfig:
+    """Read a flat YAML config (or only defaults) and apply `--key value` overrides after it.
+
+    Raises ValueError naming the key for an unknown key, a value of the wrong type or choice, or a
+    value out of range.
+    """
+    import yaml
+
+    values: dict[str, Any] = {}
+    source = "command line"
+    if path is not None:
+        source = str(path)
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ValueError(f"{path}: a config must be a mapping of keys to values")
+        values = loaded or {}
+    argv, nulls = _yaml_values_to_argv(values, source)
+    if path is not None and overrides:
+        source = f"{path} or command line"
+    parser = config_parser()
+    try:
+        *sections, remaining = parser.parse_args_into_dataclasses(
+            args=[*argv, *overrides], return_remaining_strings=True, look_for_args_file=False
+        )
+    except argparse.ArgumentError as error:
+        raise ValueError(f"{source}: {error}") from error
+    if remaining:
+        raise ValueError(f"unknown command-line arguments: {' '.join(remaining)}")
+
+    by_name = dict(zip(SECTIONS, sections, strict=True))
+    overridden = {arg.split("=", 1)[0].lstrip("-").replace("-", "_") for arg in overrides if arg.startswith("--")}
+    for key in set(nulls) - overridden:
+        for name, section in by_name.items():
+            if key in {f.name for f in dataclasses.fields(section)}:
+                by_name[name] = dataclasses.replace(section, **{key: None})
+    return PipelineConfig(**by_name)

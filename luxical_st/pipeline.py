@@ -1,0 +1,245 @@
+"""The whole Luxical recipe as restartable steps: teacher targets -> vocabulary -> model -> training -> save.
+
+Every step leaves its artifact under `output_dir` and is skipped when that artifact is complete, so a
+killed run picks up where it stopped. `pipeline_state.json` records the config each artifact was
+made with; a restart whose config would change an existing artifact is refused rather than mixing
+artifacts of two configs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from luxical_st.config import PipelineConfig
+
+logger = logging.getLogger(__name__)
+
+TARGETS_DIR = "targets"
+VOCABULARY_FILE = "vocabulary.npz"
+CHECKPOINTS_DIR = "checkpoints"
+MODEL_DIR = "model"
+STATE_FILE = "pipeline_state.json"
+CONFIG_FILE = "pipeline_config.json"
+
+# Keys that change how fast or where a step runs, or how it reports, but not what it produces.
+_NEUTRAL_KEYS = frozenset(
+    {
+        "teacher_device",
+        "teacher_batch_size",
+        "vocabulary_batch_size",
+        "logging_steps",
+        "save_steps",
+        "save_total_limit",
+        "dataloader_num_workers",
+        "train_device",
+        "output_dir",
+        "hub_repo_id",
+        "hub_private",
+    }
+)
+# The config sections each artifact depends on.
+_STEP_SECTIONS = {
+    "targets": ("corpus", "teacher"),
+    "vocabulary": ("corpus", "vocabulary"),
+    "training": ("corpus", "teacher", "vocabulary", "model", "training"),
+}
+
+
+def step_signature(config: PipelineConfig, step: str) -> dict[str, Any]:
+    """The config values that determine the artifact of `step`."""
+    signature: dict[str, Any] = {}
+    for section in _STEP_SECTIONS[step]:
+        signature.update(dataclasses.asdict(getattr(config, section)))
+    return {key: value for key, value in signature.items() if key not in _NEUTRAL_KEYS}
+
+
+class PipelineState:
+    """`pipeline_state.json`: the signature each existing artifact was made with."""
+
+    def __init__(self, output_dir: Path) -> None:
+        self.path = output_dir / STATE_FILE
+        self.steps: dict[str, dict[str, Any]] = (
+            json.loads(self.path.read_text(encoding="utf-8")) if self.path.is_file() else {}
+        )
+
+    def claim(self, step: str, signature: dict[str, Any], artifact_exists: bool) -> None:
+        """Record `signature` for `step`; refuse if an existing artifact was made with another one."""
+        recorded = self.steps.get(step)
+        if artifact_exists and recorded is not None and recorded != signature:
+            changed = sorted(key for key in signature.keys() | recorded.keys() if signature.get(key) != recorded.get(key))
+            raise ValueError(
+                f"the {step} artifact in {self.path.parent} was made with other values of {', '.join(changed)}; "
+                f"use a new output_dir or delete that artifact to redo the step"
+            )
+        self.steps[step] = signature
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.steps, indent=2, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+def load_corpus(config: PipelineConfig) -> Any:
+    """The corpus a config names: the offline quickstart blend, or a local/Hub dataset."""
+    from luxical_st.data.corpus import load_quickstart_corpus, load_text_dataset
+
+    corpus = config.corpus
+    if corpus.corpus == "quickstart":
+        return load_quickstart_corpus(min_documents=corpus.min_documents)
+    return load_text_dataset(
+        corpus.corpus,
+        split=corpus.corpus_split,
+        text_column=corpus.text_column,
+        id_column=corpus.id_column,
+        streaming=corpus.corpus_streaming,
+        data_files=corpus.corpus_data_files,
+    )
+
+
+def first_documents(dataset: Any, limit: int | None) -> Any:
+    """The first `limit` documents of a Dataset or IterableDataset (all of them if `limit` is None)."""
+    if limit is None:
+        return dataset
+    if hasattr(dataset, "__len__"):
+        return dataset.select(range(min(limit, len(dataset))))
+    return dataset.take(limit)
+
+
+def iter_texts(dataset: Any, column: str, batch_size: int = 1000) -> Iterator[str]:
+    """The texts of a Dataset or IterableDataset, read in batches."""
+    for batch in dataset.select_columns([column]).iter(batch_size=batch_size):
+        yield from batch[column]
+
+
+def teacher_targets_step(config: PipelineConfig, output_dir: Path, corpus: Callable[[], Any]) -> Path:
+    """Step 1: embed the training documents with the teacher (resumes from its finished shards)."""
+    from luxical_st.data.teacher import compute_teacher_targets, load_teacher, targets_complete
+
+    targets_dir = output_dir / TARGETS_DIR
+    if targets_complete(targets_dir):
+        logger.info("Teacher targets: reusing %s", targets_dir)
+        return targets_dir
+    teacher_config = config.teacher
+    teacher = load_teacher(teacher_config.teacher, device=teacher_config.teacher_device)
+    return compute_teacher_targets(
+        first_documents(corpus(), config.corpus.max_documents),
+        teacher,
+        targets_dir,
+        dimensions=teacher_config.teacher_dimensions,
+        limit=teacher_config.quantization_limit,
+        batch_size=teacher_config.teacher_batch_size,
+        shard_size=teacher_config.target_shard_size,
+        text_column=config.corpus.text_column,
+        id_column=config.corpus.id_column,
+    )
+
+
+def vocabulary_step(config: PipelineConfig, output_dir: Path, corpus: Callable[[], Any]) -> Any:
+    """Step 2: mine the n-gram vocabulary (and its IDF) from a corpus subsample, or reuse the saved one."""
+    from luxical_st.data.vocabulary import NgramVocabulary, mine_vocabulary
+    from luxical_st.tokenizer import load_wordpiece_tokenizer
+
+    path = output_dir / VOCABULARY_FILE
+    if path.is_file():
+        logger.info("Vocabulary: reusing %s", path)
+        return NgramVocabulary.load(path)
+    vocab_config = config.vocabulary
+    documents = first_documents(corpus(), vocab_config.vocabulary_documents)
+    vocabulary = mine_vocabulary(
+        iter_texts(documents, config.corpus.text_column, vocab_config.vocabulary_batch_size),
+        load_wordpiece_tokenizer(vocab_config.tokenizer),
+        capacity=vocab_config.vocabulary_capacity,
+        max_ngram_length=vocab_config.max_ngram_length,
+        min_count_multiple=vocab_config.min_count_multiple,
+        max_vocabulary_size=vocab_config.max_vocabulary_size,
+        batch_size=vocab_config.vocabulary_batch_size,
+    )
+    partial = path.with_name(f"partial-{path.name}")
+    vocabulary.save(partial)
+    os.replace(partial, path)
+    logger.info("Vocabulary: %d n-grams saved to %s", len(vocabulary.ngrams), path)
+    return vocabulary
+
+
+def training_step(
+    config: PipelineConfig, output_dir: Path, targets_dir: Path, vocabulary: Any, callbacks: Sequence[Any] = ()
+) -> Path:
+    """Steps 3-4: build the student, distil the teacher into it (resuming from checkpoints), save it."""
+    from luxical_st.data.teacher import load_teacher_targets
+    from luxical_st.model import build_model
+    from luxical_st.tokenizer import load_wordpiece_tokenizer
+    from luxical_st.training.loss import build_loss
+    from luxical_st.training.trainer import as_training_dataset, save_training_log, train_model
+
+    train_config = config.training
+    model = build_model(
+        load_wordpiece_tokenizer(config.vocabulary.tokenizer),
+        vocabulary.ngrams,
+        vocabulary.idf,
+        layer_sizes=config.model.layer_sizes,
+        seed=config.model.model_seed,
+    )
+    targets = load_teacher_targets(targets_dir, streaming=train_config.streaming)
+    dataset = as_training_dataset(targets, train_config, text_column="text")
+    loss = build_loss(
+        train_config.loss,
+        model,
+        teacher_dim=config.teacher.teacher_dimensions,
+        temperature=train_config.temperature,
+        quantization_limit=config.teacher.quantization_limit,
+    )
+    result = train_model(model, dataset, loss, train_config, output_dir / CHECKPOINTS_DIR, callbacks=callbacks)
+    model_dir = output_dir / MODEL_DIR
+    partial = output_dir / f"partial-{MODEL_DIR}"
+    shutil.rmtree(partial, ignore_errors=True)
+    model.save(str(partial))
+    save_training_log(result, partial)
+    (partial / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+    os.replace(partial, model_dir)
+    logger.info("Model saved to %s (final loss %s)", model_dir, _final_loss(result))
+    return model_dir
+
+
+def _final_loss(result: dict[str, Any]) -> float | None:
+    losses = [entry["loss"] for entry in result.get("log_history", []) if "loss" in entry]
+    return losses[-1] if losses else None
+
+
+def run_pipeline(config: PipelineConfig, callbacks: Sequence[Any] = ()) -> Path:
+    """Run every step that has no complete artifact yet, then push if the config names a Hub repo.
+
+    Returns the folder of the final model, which loads with
+    `SentenceTransformer(path, trust_remote_code=True)`.
+    """
+    output_dir = Path(config.output.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    state = PipelineState(output_dir)
+    model_dir = output_dir / MODEL_DIR
+
+    corpus = cache(lambda: load_corpus(config))
+    targets_dir = output_dir / TARGETS_DIR
+    vocabulary_path = output_dir / VOCABULARY_FILE
+    state.claim("targets", step_signature(config, "targets"), targets_dir.exists())
+    state.claim("vocabulary", step_signature(config, "vocabulary"), vocabulary_path.exists())
+    state.claim(
+        "training",
+        step_signature(config, "training"),
+        model_dir.exists() or (output_dir / CHECKPOINTS_DIR).exists(),
+    )
+    if (model_dir / "modules.json").is_file():
+        logger.info("Model: reusing %s", model_dir)
+    else:
+        targets_dir = teacher_targets_step(config, output_dir, corpus)
+        vocabulary = vocabulary_step(config, output_dir, corpus)
+        training_step(config, output_dir, targets_dir, vocabulary, callbacks=callbacks)
+    if config.output.hub_repo_id:
+        from luxical_st.hub import push_to_hub
+
+        push_to_hub(model_dir, config.output.hub_repo_id, private=config.output.hub_private)
+    return model_dir

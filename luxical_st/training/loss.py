@@ -1,0 +1,149 @@
+"""Distillation losses: Luxical's Gram-matrix KL, and embedding matching for comparison.
+
+Teacher embeddings arrive as the `label` column: uint8 codes (dequantised here) or float rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.sentence_transformer.losses import EmbedDistillLoss
+from torch import Tensor, nn
+
+LOSS_NAMES = ("gram_kl", "mse", "cosine")
+
+
+def dequantize_labels(labels: Tensor, limit: float) -> Tensor:
+    """Float32 teacher rows from uint8 codes (torch twin of `luxical_st.data.teacher.dequantize`).
+
+    Integer tensors are codes in [0, 255] (the collator may widen uint8 to int64); float tensors are
+    taken as already dequantised.
+    """
+    if labels.dim() != 2:
+        raise ValueError(f"teacher labels must be a 2-D (batch, dim) tensor, got shape {tuple(labels.shape)}")
+    if labels.is_floating_point():
+        return labels.float()
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) > 255):
+        raise ValueError("integer teacher labels must be uint8 codes in [0, 255]")
+    return labels.float() * (2.0 * limit / 255.0) - limit
+
+
+def gram_kl_divergence(student: Tensor, teacher: Tensor, temperature: float) -> Tensor:
+    """`τ² · KL(softmax(Gt/τ) ‖ softmax(Gs/τ))` over each row of the in-batch Gram matrices.
+
+    Self-similarities (the diagonal) are left out of both softmaxes; rows of `student` and `teacher`
+    are L2-normalised first, so their widths may differ. Batch-mean over rows.
+    """
+    if student.shape[0] != teacher.shape[0]:
+        raise ValueError(f"student has {student.shape[0]} rows but teacher has {teacher.shape[0]}")
+    if student.shape[0] < 2:
+        raise ValueError("the Gram-matrix loss needs at least 2 texts per batch")
+    student = F.normalize(student.float(), dim=-1)
+    teacher = F.normalize(teacher.to(student.device).float(), dim=-1)
+    off_diagonal = ~torch.eye(student.shape[0], dtype=torch.bool, device=student.device)
+    rows = student.shape[0]
+    gram_student = (student @ student.T)[off_diagonal].view(rows, rows - 1)
+    gram_teacher = (teacher @ teacher.T)[off_diagonal].view(rows, rows - 1)
+    return temperature**2 * F.kl_div(
+        F.log_softmax(gram_student / temperature, dim=1),
+        F.log_softmax(gram_teacher / temperature, dim=1),
+        log_target=True,
+        reduction="batchmean",
+    )
+
+
+class LuxicalDistillLoss(nn.Module):
+    """Luxical's contrastive distillation: match the student's in-batch similarity structure to the teacher's.
+
+    Args:
+        model: the student `SentenceTransformer`.
+        temperature: τ of the softened softmaxes (3 in Luxical-One); the loss is scaled by τ².
+        quantization_limit: the clipping limit the uint8 teacher codes were made with.
+    """
+
+    def __init__(self, model: SentenceTransformer, temperature: float = 3.0, quantization_limit: float = 0.3):
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        if quantization_limit <= 0:
+            raise ValueError(f"quantization_limit must be positive, got {quantization_limit}")
+        self.model = model
+        self.temperature = float(temperature)
+        self.quantization_limit = float(quantization_limit)
+
+    def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None) -> Tensor:
+        if labels is None:
+            raise ValueError("LuxicalDistillLoss needs the teacher embeddings as the dataset's 'label' column")
+        features = list(sentence_features)
+        if len(features) != 1:
+            raise ValueError(f"LuxicalDistillLoss takes one text column, got {len(features)}")
+        student = self.model(features[0])["sentence_embedding"]
+        teacher = dequantize_labels(labels.detach(), self.quantization_limit)
+        return gram_kl_divergence(student, teacher, self.temperature)
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {"temperature": self.temperature, "quantization_limit": self.quantization_limit}
+
+    @property
+    def citation(self) -> str:
+        return """
+@misc{luxical2025,
+    title = {Luxical: High-Speed Lexical-Dense Text Embeddings},
+    author = {{DatologyAI}},
+    year = {2025},
+    url = {https://github.com/datologyai/luxical},
+}
+"""
+
+
+class QuantizedEmbedDistillLoss(EmbedDistillLoss):
+    """sentence-transformers' embedding distillation (`"mse"` or `"cosine"`) on uint8 teacher codes.
+
+    A learned projection maps the student into the teacher's width when the two differ; it lives on
+    the loss (trained, not saved with the model), as in `EmbedDistillLoss`.
+    """
+
+    def __init__(
+        self,
+        model: SentenceTransformer,
+        teacher_dim: int,
+        distance_metric: str = "cosine",
+        quantization_limit: float = 0.3,
+    ) -> None:
+        if distance_metric not in ("mse", "cosine"):
+            raise ValueError(f"distance_metric must be 'mse' or 'cosine', got {distance_metric!r}")
+        student_dim = model.get_embedding_dimension()
+        projection_dim = None if student_dim == teacher_dim else teacher_dim
+        super().__init__(model, distance_metric=distance_metric, projection_dim=projection_dim)  # type: ignore[arg-type]
+        self.quantization_limit = float(quantization_limit)
+
+    def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None) -> Tensor:
+        if labels is None:
+            raise ValueError("embedding distillation needs the teacher embeddings as the 'label' column")
+        teacher = F.normalize(dequantize_labels(labels.detach(), self.quantization_limit), dim=-1)
+        return super().forward(sentence_features, teacher)
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {**super().get_config_dict(), "quantization_limit": self.quantization_limit}
+
+
+def build_loss(
+    name: str,
+    model: SentenceTransformer,
+    *,
+    teacher_dim: int,
+    temperature: float = 3.0,
+    quantization_limit: float = 0.3,
+) -> nn.Module:
+    """The loss a config names: "gram_kl" (Luxical), "mse" or "cosine" (embedding distillation)."""
+    if name == "gram_kl":
+        return LuxicalDistillLoss(model, temperature=temperature, quantization_limit=quantization_limit)
+    if name in ("mse", "cosine"):
+        return QuantizedEmbedDistillLoss(
+            model, teacher_dim, distance_metric=name, quantization_limit=quantization_limit
+        )
+    raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSS_NAMES)}")

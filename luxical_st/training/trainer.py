@@ -1,0 +1,168 @@
+"""Distillation through sentence-transformers' own `SentenceTransformerTrainer`, with the WSD schedule."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from sentence_transformers import (
+    SentenceTransformer,
+    SentenceTransformerTrainer,
+    SentenceTransformerTrainingArguments,
+)
+from torch import nn
+from transformers import TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
+
+from luxical_st.config import TrainConfig
+from luxical_st.training.schedule import get_wsd_schedule
+
+logger = logging.getLogger(__name__)
+
+LOG_FILE = "training_log.json"
+PLOT_FILE = "training_curve.png"
+
+
+class LuxicalTrainer(SentenceTransformerTrainer):
+    """`SentenceTransformerTrainer` whose scheduler is Luxical's warmup-stable-decay.
+
+    The scheduler is built here, once the trainer knows the real step count (epochs x batches, or
+    `max_steps` for streamed data), which a ready-made `optimizers=(opt, sched)` pair cannot know.
+    """
+
+    def __init__(self, *args: Any, warmup_ratio: float = 0.05, decay_ratio: float = 0.10, **kwargs: Any):
+        self.warmup_ratio = warmup_ratio
+        self.decay_ratio = decay_ratio
+        super().__init__(*args, **kwargs)
+
+    def create_scheduler(
+        self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None
+    ) -> torch.optim.lr_scheduler.LRScheduler:
+        if self.lr_scheduler is None:
+            self.lr_scheduler = get_wsd_schedule(
+                optimizer if optimizer is not None else self.optimizer,
+                num_training_steps,
+                warmup_ratio=self.warmup_ratio,
+                decay_ratio=self.decay_ratio,
+            )
+        return self.lr_scheduler
+
+
+def training_arguments(config: TrainConfig, checkpoint_dir: str | Path) -> SentenceTransformerTrainingArguments:
+    """HF training arguments for a `TrainConfig`: AdamW, full batches only, checkpoints in `checkpoint_dir`."""
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(checkpoint_dir),
+        per_device_train_batch_size=config.batch_size,
+        num_train_epochs=config.num_train_epochs,
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        optim="adamw_torch",
+        adam_beta1=config.adam_beta1,
+        adam_beta2=config.adam_beta2,
+        adam_epsilon=config.adam_epsilon,
+        weight_decay=config.weight_decay,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        seed=config.seed,
+        data_seed=config.seed,
+        # The Gram-matrix loss needs at least two rows; a ragged last batch would also weigh
+        # its few documents like a full batch.
+        dataloader_drop_last=True,
+        dataloader_num_workers=config.dataloader_num_workers,
+        use_cpu=config.train_device == "cpu",
+        report_to="none",
+    )
+
+
+def as_training_dataset(targets: Any, config: TrainConfig, text_column: str = "text") -> Any:
+    """The (text, label) view of a teacher-targets dataset that the ST collator expects.
+
+    The collator hands the column named `label` to the loss and tokenizes every other column as
+    text, so the id column is dropped. A streamed dataset is shuffled through a buffer.
+    """
+    columns = set(targets.column_names or ())
+    missing = {text_column, "embedding"} - columns
+    if missing:
+        raise ValueError(f"teacher targets lack column(s) {sorted(missing)}; they have {sorted(columns)}")
+    dataset = targets.select_columns([text_column, "embedding"]).rename_column("embedding", "label")
+    if config.streaming and hasattr(dataset, "n_shards"):
+        dataset = dataset.shuffle(seed=config.seed, buffer_size=config.shuffle_buffer_size)
+    return dataset
+
+
+def train_model(
+    model: SentenceTransformer,
+    train_dataset: Any,
+    loss: nn.Module,
+    config: TrainConfig,
+    checkpoint_dir: str | Path,
+    callbacks: Sequence[TrainerCallback] = (),
+) -> dict[str, Any]:
+    """Train `model` in place, resuming from the last checkpoint in `checkpoint_dir` if there is one.
+
+    Returns the trainer's final metrics plus `log_history` (loss and learning rate per logged step).
+    """
+    checkpoint_dir = Path(checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    if config.train_device is not None:
+        model.to(config.train_device)
+    trainer = LuxicalTrainer(
+        model=model,
+        args=training_arguments(config, checkpoint_dir),
+        train_dataset=train_dataset,
+        loss=loss,
+        callbacks=list(callbacks),
+        warmup_ratio=config.warmup_ratio,
+        decay_ratio=config.decay_ratio,
+    )
+    last = get_last_checkpoint(str(checkpoint_dir))
+    if last is not None:
+        logger.info("Resuming training from %s", last)
+    output = trainer.train(resume_from_checkpoint=last)
+    return {
+        **output.metrics,
+        "global_step": trainer.state.global_step,
+        "log_history": trainer.state.log_history,
+    }
+
+
+def save_training_log(result: dict[str, Any], folder: str | Path) -> Path:
+    """Write the metrics and log history as JSON and plot the curve; returns the plot's path."""
+    folder = Path(folder)
+    (folder / LOG_FILE).write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return plot_training_curve(result["log_history"], folder / PLOT_FILE)
+
+
+def plot_training_curve(log_history: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Loss (left axis, log scale) and learning rate (right axis) against the optimizer step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    logged = [entry for entry in log_history if "loss" in entry and "step" in entry]
+    steps = [entry["step"] for entry in logged]
+    figure, loss_axis = plt.subplots(figsize=(7, 4), dpi=100)
+    loss_axis.plot(steps, [entry["loss"] for entry in logged], color="tab:blue", label="loss")
+    loss_axis.set_xlabel("step")
+    loss_axis.set_ylabel("distillation loss", color="tab:blue")
+    if logged and min(entry["loss"] for entry in logged) > 0:
+        loss_axis.set_yscale("log")
+    lr_axis = loss_axis.twinx()
+    lr_axis.plot(
+        steps, [entry.get("learning_rate", float("nan")) for entry in logged], color="tab:orange", label="lr"
+    )
+    lr_axis.set_ylabel("learning rate", color="tab:orange")
+    loss_axis.set_title("Luxical distillation")
+    figure.tight_layout()
+    path = Path(path)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
