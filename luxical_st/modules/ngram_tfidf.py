@@ -10,7 +10,6 @@ Kept free of luxical_st imports: this file is copied into saved models as remote
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from itertools import chain
 from pathlib import Path
@@ -26,21 +25,16 @@ from typing_extensions import Self
 from .ngrams import NgramIndex
 from .persistence import read_arrays, read_config
 from .sparse_dense import SparseDense
+from .wordpiece import WordPieceEncoder
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "ngram_tfidf_config.json"
 ARRAYS_FILE = "ngram_tfidf.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
 # Source files a saved model needs to load as remote code: this file and what it imports.
-REMOTE_CODE_FILES = ("ngram_tfidf.py", "ngrams.py", "persistence.py", "sparse_dense.py")
-# Texts longer than this are tokenized in pieces cut at whitespace, which WordPiece never merges
-# across, so the tokens are the same and a 10 MB document does not build one giant Encoding.
-_PIECE_CHARS = 1 << 16
+REMOTE_CODE_FILES = ("ngram_tfidf.py", "ngrams.py", "persistence.py", "sparse_dense.py", "wordpiece.py")
 # Texts per chunk of the n-gram matching, bounding the memory of the flat token arrays.
 _CHUNK_TOKENS = 1 << 21
-# Only these separate words in every WordPiece normaliser; other Unicode spaces may be dropped as
-# control characters, which would join the words on either side.
-_CUTTABLE_SPACE = re.compile(r"[ \t\n\r]")
 
 
 class NgramTfidf(InputModule):
@@ -69,8 +63,7 @@ class NgramTfidf(InputModule):
         super().__init__()
         if not isinstance(tokenizer, Tokenizer):
             raise TypeError(f"tokenizer must be a tokenizers.Tokenizer, got {type(tokenizer).__name__}")
-        tokenizer.no_truncation()
-        tokenizer.no_padding()
+        self.encoder = WordPieceEncoder(tokenizer)
         self.tokenizer = tokenizer
         self.index = NgramIndex(ngrams, tokenizer.get_vocab_size(with_added_tokens=True))
         idf = np.asarray(idf)
@@ -108,27 +101,8 @@ class NgramTfidf(InputModule):
     # ------------------------------------------------------------------ computation
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
-        """WordPiece ids of each text, without special tokens; long texts go through in pieces."""
-        pieces, owner = [], []
-        for i, text in enumerate(texts):
-            if len(text) <= _PIECE_CHARS:
-                pieces.append(text)
-                owner.append(i)
-            else:
-                for piece in _split_at_whitespace(text, _PIECE_CHARS):
-                    pieces.append(piece)
-                    owner.append(i)
-        try:
-            encodings = self.tokenizer.encode_batch_fast(pieces, add_special_tokens=False)
-        except TypeError:  # lone surrogates cannot cross into Rust; replace them, as UTF-8 decoding would
-            pieces = [piece.encode("utf-8", "replace").decode("utf-8") for piece in pieces]
-            encodings = self.tokenizer.encode_batch_fast(pieces, add_special_tokens=False)
-        if len(pieces) == len(texts):
-            return [encoding.ids for encoding in encodings]
-        ids: list[list[int]] = [[] for _ in texts]
-        for i, encoding in zip(owner, encodings, strict=True):
-            ids[i].extend(encoding.ids)
-        return ids
+        """WordPiece ids of each text, without special tokens."""
+        return self.encoder.encode(texts)
 
     def transform(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """TF-IDF rows of `texts` as (feature indices int64, row offsets int64, weights float32).
@@ -266,16 +240,3 @@ def _check_texts(inputs: Any) -> list[str]:
         if not isinstance(text, str):
             raise TypeError(f"text {i} is {type(text).__name__}, not str: Luxical embeds text only")
     return texts
-
-
-def _split_at_whitespace(text: str, size: int) -> list[str]:
-    """Cut `text` into pieces of at least `size` characters, each cut just after a space, tab or newline."""
-    pieces, start = [], 0
-    while len(text) - start > size:
-        space = _CUTTABLE_SPACE.search(text, start + size - 1)
-        if space is None:
-            break
-        pieces.append(text[start : space.end()])
-        start = space.end()
-    pieces.append(text[start:])
-    return pieces

@@ -1,0 +1,62 @@
+"""WordPieceEncoder gives exactly the tokenizer's own ids, on its fast ASCII path and its piecewise path."""
+
+from __future__ import annotations
+
+import random
+import string
+
+import pytest
+
+from luxical_st.modules.wordpiece import WordPieceEncoder, split_at_whitespace
+
+
+def reference_ids(tokenizer, texts):
+    return [e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
+
+
+@pytest.fixture(scope="module")
+def encoder(tokenizer):
+    return WordPieceEncoder(tokenizer)
+
+
+def test_bert_tokenizer_takes_the_ascii_fast_path(encoder):
+    assert encoder._ascii_tokenizer is not None
+
+
+def test_real_text_ids_are_identical(encoder, tokenizer, news_texts, tweet_texts, edge_texts):
+    texts = news_texts[:150] + tweet_texts + edge_texts
+    assert any(text.isascii() for text in texts) and not all(text.isascii() for text in texts)
+    assert encoder.encode(texts) == reference_ids(tokenizer, texts)
+
+
+def test_random_ascii_with_punctuation_and_controls_is_identical(encoder, tokenizer):
+    rng = random.Random(0)
+    alphabet = string.printable + "\x00\x01\x0b\x0c\x1c\x1f\x7f" + "Ééß"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300))) for _ in range(400)]
+    texts += [
+        "WORD" * 40,
+        "a\x0bb",
+        "x\x1cy",
+        "MiXeD CaSe, punctuation!? (yes) [SEP] [cls] ##ing",
+        "[CLS]",
+        "x[MASK]y",
+    ]
+    assert encoder.encode(texts) == reference_ids(tokenizer, texts)
+
+
+def test_long_texts_are_cut_only_at_plain_whitespace():
+    text = "alpha\x0bbeta " * 10 + "gamma\tdelta\n" * 10
+    pieces = split_at_whitespace(text, 20)
+    assert "".join(pieces) == text
+    assert all(piece[-1] in " \t\n\r" for piece in pieces[:-1])
+    assert split_at_whitespace("x" * 100, 10) == ["x" * 100]
+
+
+def test_piecewise_encoding_is_identical(tokenizer, news_texts):
+    small_pieces = WordPieceEncoder(tokenizer, piece_chars=500)
+    texts = ["\n".join(news_texts[:5]), news_texts[5], "short"]
+    assert small_pieces.encode(texts) == reference_ids(tokenizer, texts)
+
+
+def test_lone_surrogates_are_replaced(encoder, tokenizer):
+    assert encoder.encode(["bad \ud800 text"]) == reference_ids(tokenizer, ["bad \ufffd text"])
