@@ -216,3 +216,12 @@ def test_ten_megabyte_document_fits_in_a_few_hundred_megabytes(saved, news_texts
     assert result.returncode == 0, result.stderr[-3000:]
     extra_mib = float(result.stdout.strip().splitlines()[-1])
     assert extra_mib < 400, f"a 10 MB document needed {extra_mib:.0f} MiB extra"
+
+
+def test_bfloat16_model_runs_and_stays_close(tokenizer, vocabulary, tweet_texts):
+    model = build_model(tokenizer, *vocabulary, layer_sizes=(32, 64, 16), seed=2)
+    expected = model.encode(tweet_texts[:30])
+    fast = model.bfloat16().encode(tweet_texts[:30])
+    assert fast.dtype == np.float32
+    cosine = (fast * expected).sum(axis=1) / np.linalg.norm(fast, axis=1)
+    assert cosine.min() > 0.99

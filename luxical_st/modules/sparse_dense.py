@@ -54,9 +54,10 @@ class SparseDense(Module):
         self.activation_function = ACTIVATIONS[activation]()
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        hidden = self.embedding(
-            features["input_ids"], features["offsets"], per_sample_weights=features["per_sample_weights"]
-        )
+        weights = features["per_sample_weights"].to(
+            self.embedding.weight.dtype
+        )  # e.g. after model.bfloat16()
+        hidden = self.embedding(features["input_ids"], features["offsets"], per_sample_weights=weights)
         if self.bias is not None:
             hidden = hidden + self.bias
         features["sentence_embedding"] = self.activation_function(hidden)
