@@ -179,7 +179,7 @@ def main() -> None:
     floor_ratio = ours["seconds"] / results["tokenizer"]["seconds"]
     bf16_speedup = reference["seconds"] / results["luxical_st_bf16"]["seconds"]
     print(
-        f"max |ours - reference| = {difference:.2e}; bfloat16 variant: min cosine to reference {bf16_cosine:.4f}"
+        f"max |ours - reference| = {difference:.2e}; bf16 variant: min cosine to reference {bf16_cosine:.4f}"
     )
     print(
         f"speed-up over the reference: {speedup:.2f}x (target >= 2.0); bfloat16 variant {bf16_speedup:.2f}x"

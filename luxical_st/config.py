@@ -43,7 +43,9 @@ class CorpusConfig:
 
     corpus: str = field(
         default="quickstart",
-        metadata={"help": "'quickstart' (the offline blend of packaged texts), a local path or a Hub dataset id"},
+        metadata={
+            "help": "'quickstart' (the offline blend of packaged texts), a local path or a Hub dataset id"
+        },
     )
     corpus_split: str = field(default="train", metadata={"help": "dataset split"})
     corpus_data_files: str | None = field(
@@ -51,7 +53,9 @@ class CorpusConfig:
     )
     text_column: str = field(default="text", metadata={"help": "column holding the document text"})
     id_column: str = field(default="id", metadata={"help": "column holding a unique document id"})
-    corpus_streaming: bool = field(default=False, metadata={"help": "stream the corpus instead of downloading it"})
+    corpus_streaming: bool = field(
+        default=False, metadata={"help": "stream the corpus instead of downloading it"}
+    )
     max_documents: int | None = field(
         default=None, metadata={"help": "documents to embed with the teacher and train on (all if unset)"}
     )
@@ -67,7 +71,8 @@ class TeacherConfig:
     """Step 1: teacher embeddings of every training document, truncated and stored as uint8."""
 
     teacher: str | None = field(
-        default=None, metadata={"help": "teacher SentenceTransformer id or folder; unset = offline all-MiniLM-L6-v2"}
+        default=None,
+        metadata={"help": "teacher SentenceTransformer id or folder; unset = offline all-MiniLM-L6-v2"},
     )
     teacher_device: str = field(default="cpu", metadata={"help": "device the teacher runs on"})
     teacher_dimensions: int = field(default=256, metadata={"help": "leading (Matryoshka) dimensions kept"})
@@ -84,7 +89,8 @@ class VocabularyConfig:
     """Step 2: the n-gram vocabulary, mined with a Space-Saving summary over a corpus subsample."""
 
     tokenizer: str | None = field(
-        default=None, metadata={"help": "tokenizer.json, folder or Hub id; unset = bert-base-uncased (offline)"}
+        default=None,
+        metadata={"help": "tokenizer.json, folder or Hub id; unset = bert-base-uncased (offline)"},
     )
     vocabulary_documents: int | None = field(
         default=None, metadata={"help": "documents of the corpus to mine n-grams from (all if unset)"}
@@ -142,18 +148,27 @@ class TrainConfig:
     decay_ratio: float = field(default=0.10, metadata={"help": "share of final steps with linear decay to 0"})
     batch_size: int = field(default=3072, metadata={"help": "documents per step (the Gram matrix is batch²)"})
     num_train_epochs: float = field(default=3.0, metadata={"help": "passes over the training documents"})
-    max_steps: int = field(default=-1, metadata={"help": "stop after this many steps (required when streaming)"})
+    max_steps: int = field(
+        default=-1, metadata={"help": "stop after this many steps (required when streaming)"}
+    )
     streaming: bool = field(default=False, metadata={"help": "stream the teacher targets into training"})
     shuffle_buffer_size: int = field(default=50_000, metadata={"help": "shuffle buffer when streaming"})
     logging_steps: int = field(default=10, metadata={"help": "log loss and learning rate every N steps"})
     save_steps: int = field(default=500, metadata={"help": "write a resumable checkpoint every N steps"})
     save_total_limit: int | None = field(default=2, metadata={"help": "checkpoints kept (all if unset)"})
     dataloader_num_workers: int = field(default=0, metadata={"help": "processes that tokenize batches"})
-    train_device: str | None = field(default=None, metadata={"help": "cpu, cuda, ...; unset = best available"})
+    train_device: str | None = field(
+        default=None, metadata={"help": "cpu, cuda, ...; unset = best available"}
+    )
     seed: int = field(default=0, metadata={"help": "seed of data order"})
 
     def __post_init__(self) -> None:
-        _require(self.loss in typing.get_args(LossName), "loss", f"must be one of {typing.get_args(LossName)}", self.loss)
+        _require(
+            self.loss in typing.get_args(LossName),
+            "loss",
+            f"must be one of {typing.get_args(LossName)}",
+            self.loss,
+        )
         _positive(
             self,
             "temperature",
@@ -166,7 +181,9 @@ class TrainConfig:
             "save_steps",
             "save_total_limit",
         )
-        _require(self.batch_size >= 2, "batch_size", "must be at least 2 (in-batch Gram matrices)", self.batch_size)
+        _require(
+            self.batch_size >= 2, "batch_size", "must be at least 2 (in-batch Gram matrices)", self.batch_size
+        )
         _ratio(self, "adam_beta1", "adam_beta2", "warmup_ratio", "decay_ratio")
         _require(
             self.warmup_ratio + self.decay_ratio <= 1.0,
@@ -175,11 +192,24 @@ class TrainConfig:
             (self.warmup_ratio, self.decay_ratio),
         )
         _require(self.weight_decay >= 0, "weight_decay", "must not be negative", self.weight_decay)
-        _require(self.max_steps == -1 or self.max_steps > 0, "max_steps", "must be -1 (unset) or positive", self.max_steps)
         _require(
-            not self.streaming or self.max_steps > 0, "max_steps", "must be set when streaming", self.max_steps
+            self.max_steps == -1 or self.max_steps > 0,
+            "max_steps",
+            "must be -1 (unset) or positive",
+            self.max_steps,
         )
-        _require(self.dataloader_num_workers >= 0, "dataloader_num_workers", "must not be negative", self.dataloader_num_workers)
+        _require(
+            not self.streaming or self.max_steps > 0,
+            "max_steps",
+            "must be set when streaming",
+            self.max_steps,
+        )
+        _require(
+            self.dataloader_num_workers >= 0,
+            "dataloader_num_workers",
+            "must not be negative",
+            self.dataloader_num_workers,
+        )
 
 
 @dataclass
@@ -227,7 +257,7 @@ def config_parser() -> Any:
     """The `HfArgumentParser` over every section; raises argparse.ArgumentError instead of exiting."""
     from transformers import HfArgumentParser
 
-    return HfArgumentParser(list(SECTIONS.values()), exit_on_error=False, prog="train.py")
+    return HfArgumentParser(list(SECTIONS.values()), exit_on_error=False, prog="train.py")  # type: ignore[arg-type]
 
 
 def _annotations() -> dict[str, Any]:
@@ -300,7 +330,9 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
         raise ValueError(f"unknown command-line arguments: {' '.join(remaining)}")
 
     by_name = dict(zip(SECTIONS, sections, strict=True))
-    overridden = {arg.split("=", 1)[0].lstrip("-").replace("-", "_") for arg in overrides if arg.startswith("--")}
+    overridden = {
+        arg.split("=", 1)[0].lstrip("-").replace("-", "_") for arg in overrides if arg.startswith("--")
+    }
     for key in set(nulls) - overridden:
         for name, section in by_name.items():
             if key in {f.name for f in dataclasses.fields(section)}:

