@@ -145,6 +145,9 @@ def convert_reference(source: str | Path, output_dir: str | Path | None = None) 
         model.save(str(output_dir))
         provenance = {"converted_from": str(arrays["source_path"]), "luxical_format_version": 1}
         (Path(output_dir) / "luxical_conversion.json").write_text(json.dumps(provenance, indent=2))
+        from luxical_st.hub import write_model_card  # the card code pulls in the training stack
+
+        write_model_card(output_dir, model=model)
     return model
 
 

@@ -67,7 +67,8 @@ class LuxicalModelCardData(SentenceTransformerModelCardData):
     Args:
         training_config: the training configuration, a flat mapping of config keys (the layout of
             `PipelineConfig.to_dict()`), a nested mapping or a dataclass (a `PipelineConfig` included).
-        evaluation_results: evaluate.py's JSON results, as a parsed mapping or the path of the file.
+        evaluation_results: evaluate.py's results.json (the `luxical_st.evaluation.report` layout), parsed
+            or as its path; rendered with evaluate.py's own Markdown table.
         speed: documents per second, by setting (e.g. {"this model, 2 CPU cores": 840.0}).
         converted_from: the reference Luxical model this one was converted from.
         Other arguments as for `SentenceTransformerModelCardData`.
@@ -100,7 +101,7 @@ class LuxicalModelCardData(SentenceTransformerModelCardData):
         if isinstance(self.evaluation_results, (str, os.PathLike)):
             self.evaluation_results = read_json(self.evaluation_results)
         if self.evaluation_results is not None:
-            evaluation_tables(self.evaluation_results)  # fail now, not while rendering
+            self.evaluation_results = check_evaluation_results(self.evaluation_results)
         if self.speed is not None:
             self.speed = _check_speed(self.speed)
 
@@ -128,10 +129,11 @@ class LuxicalModelCardData(SentenceTransformerModelCardData):
         values["file_size_mib"] = _folder_size_mib(self.save_dir) if self.save_dir else None
         values.update(_training_log_values(self.save_dir))
         values.update(self._training_values())
-        values["evaluation_tables"] = (
-            evaluation_tables(self.evaluation_results) if self.evaluation_results else []
-        )
-        values["speed_table"] = speed_table(self.speed or {}, self.evaluation_results)
+        results = self.evaluation_results
+        values["evaluation_table"] = evaluation_table(results) if results else None
+        values["evaluation_command"] = results.get("command") if results else None
+        values["speed_table"] = speed_table(self.speed or {})
+        values["speed_note"] = speed_note(results)
         values["luxical_citation"] = LUXICAL_CITATION
         return values
 
@@ -423,63 +425,71 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise ValueError(f"{path} is not a readable JSON file: {error}") from error
 
 
-def evaluation_tables(results: Any) -> list[dict[str, str]]:
-    """Markdown tables of evaluate.py's results: one row per model, one column per task.
-
-    Accepts {"models": {model: {task: score}}} or {model: {task: score}}; a score may be a number or a
-    mapping with "main_score" (mteb's key).
-    """
+def check_evaluation_results(results: Any) -> dict[str, Any]:
+    """evaluate.py's results (`luxical_st.evaluation.report` layout), checked where the card reads them:
+    {"models": {name: {"path", "facts"}}, "mteb": {name: {task: {"main_score", "metric"}}} | None,
+    "edu": ... | None, "speed": {name: {"docs_per_s", "mib_per_s", "ratio", ...}} | None}."""
     if not isinstance(results, Mapping):
         raise ValueError(f"evaluation results must be a JSON object, got {type(results).__name__}")
-    by_model = results.get("models", results)
-    if not isinstance(by_model, Mapping) or not by_model:
-        raise ValueError("evaluation results hold no models")
-    rows: dict[str, dict[str, float]] = {}
-    for model_name, scores in by_model.items():
-        if not isinstance(scores, Mapping):
-            raise ValueError(f"evaluation results of {model_name!r} must map tasks to scores")
-        rows[str(model_name)] = {str(task): _score(model_name, task, value) for task, value in scores.items()}
-    tasks = list(dict.fromkeys(task for scores in rows.values() for task in scores))
-    header = "| Model | " + " | ".join(tasks) + " |"
-    rule = "|:--|" + "--:|" * len(tasks)
-    lines = [header, rule]
-    for model_name, scores in rows.items():
-        cells = [f"{scores[task]:.3f}" if task in scores else "–" for task in tasks]
-        lines.append(f"| {model_name} | " + " | ".join(cells) + " |")
-    return [{"title": "", "markdown": "\n".join(lines)}]
+    if not isinstance(results.get("models"), Mapping) or not results["models"]:
+        raise ValueError("evaluation results need a non-empty 'models' object (evaluate.py's results.json)")
+    for name, scores in (results.get("mteb") or {}).items():
+        for task, score in scores.items():
+            if not isinstance(score, Mapping) or not _is_number(score.get("main_score")):
+                raise ValueError(
+                    f"evaluation results: mteb score of {name!r} on {task!r} has no numeric main_score"
+                )
+            if "metric" not in score:
+                raise ValueError(f"evaluation results: mteb score of {name!r} on {task!r} has no metric")
+    for name, entry in (results.get("speed") or {}).items():
+        if not isinstance(entry, Mapping) or not all(
+            _is_number(entry.get(key)) for key in ("docs_per_s", "mib_per_s", "ratio")
+        ):
+            raise ValueError(f"evaluation results: speed of {name!r} needs docs_per_s, mib_per_s and ratio")
+    return dict(results)
 
 
-def _score(model_name: Any, task: Any, value: Any) -> float:
-    if isinstance(value, Mapping):
-        value = value.get("main_score")
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(
-            f"evaluation score of {model_name!r} on {task!r} must be a finite number, got {value!r}"
-        )
-    return float(value)
+def evaluation_table(results: Mapping[str, Any]) -> str:
+    """evaluate.py's own Markdown table: rows = models; task scores, average, edu AUCs, speed."""
+    from luxical_st.evaluation.report import markdown_table
+
+    return markdown_table(dict(results)).strip()
+
+
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def _check_speed(speed: Any) -> dict[str, float]:
     if not isinstance(speed, Mapping):
         raise TypeError(f"speed must map a setting to documents per second, got {type(speed).__name__}")
-    checked = {}
     for name, value in speed.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        if not _is_number(value) or not value > 0:
             raise ValueError(f"speed of {name!r} must be a positive number of documents/s, got {value!r}")
-        checked[str(name)] = float(value)
-    return checked
+    return {str(name): float(value) for name, value in speed.items()}
 
 
-def speed_table(speed: Mapping[str, float], evaluation_results: Any = None) -> str | None:
-    """Markdown table of documents per second, from `speed` and a "speed" section of the results."""
-    rows = dict(speed)
-    if isinstance(evaluation_results, Mapping) and isinstance(evaluation_results.get("speed"), Mapping):
-        rows = {**_check_speed(evaluation_results["speed"]), **rows}
-    if not rows:
+def speed_table(speed: Mapping[str, float]) -> str | None:
+    """Markdown table of documents per second measured outside evaluate.py, by setting."""
+    if not speed:
         return None
     lines = ["| Setting | Documents / s |", "|:--|--:|"]
-    lines += [f"| {name} | {value:,.0f} |" for name, value in rows.items()]
-    return "\n".join(lines)
+    return "\n".join(lines + [f"| {name} | {value:,.0f} |" for name, value in speed.items()])
+
+
+def speed_note(evaluation_results: Mapping[str, Any] | None) -> str | None:
+    """How evaluate.py measured the docs/s and MiB/s columns of its table."""
+    measured = (evaluation_results or {}).get("speed") or {}
+    if not measured:
+        return None
+    entry = next(iter(measured.values()))
+    scope = "the same documents"
+    if _is_number(entry.get("n_docs")) and _is_number(entry.get("mib")):
+        scope = f"the same {entry['n_docs']:,} documents ({entry['mib']:.1f} MiB)"
+    return (
+        f"The documents/s and MiB/s in the evaluation table were measured by evaluate.py in one run over "
+        f"{scope}, tokenization included; `x first` is the speed relative to the first model."
+    )
 
 
 # ---------------------------------------------------------------------------- folders

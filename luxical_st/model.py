@@ -76,11 +76,15 @@ def build_model(
 
 
 def layer_matrices(model: SentenceTransformer) -> list[np.ndarray]:
-    """The (out, in) float32 weight matrices of a Luxical model, in the reference Luxical layout."""
+    """The (out, in) float32 weight matrices of a Luxical model, in the reference Luxical layout.
+
+    Modules are recognised by class name: a model loaded with trust_remote_code=True has its own copy
+    of the SparseDense class.
+    """
     matrices = []
     for module in model:
-        if isinstance(module, SparseDense):
-            matrices.append(module.embedding.weight.detach().cpu().numpy().T)
+        if type(module).__name__ == SparseDense.__name__:
+            matrices.append(module.embedding.weight.detach().float().cpu().numpy().T)
         elif isinstance(module, Dense):
-            matrices.append(module.linear.weight.detach().cpu().numpy())
+            matrices.append(module.linear.weight.detach().float().cpu().numpy())
     return matrices

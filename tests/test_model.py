@@ -225,3 +225,13 @@ def test_bfloat16_model_runs_and_stays_close(tokenizer, vocabulary, tweet_texts)
     assert fast.dtype == np.float32
     cosine = (fast * expected).sum(axis=1) / np.linalg.norm(fast, axis=1)
     assert cosine.min() > 0.99
+
+
+def test_layer_matrices_of_a_loaded_model(saved, model):
+    loaded = SentenceTransformer(str(saved), trust_remote_code=True)
+    shapes = [matrix.shape for matrix in layer_matrices(loaded)]
+    assert (
+        shapes
+        == [matrix.shape for matrix in layer_matrices(model)]
+        == [(32, model[0].num_features), (64, 32), (64, 64), (16, 64)]
+    )
