@@ -84,7 +84,8 @@ def layer_matrices(model: SentenceTransformer) -> list[np.ndarray]:
     matrices = []
     for module in model:
         if type(module).__name__ == SparseDense.__name__:
-            matrices.append(module.embedding.weight.detach().float().cpu().numpy().T)
+            weight = module.get_parameter("embedding.weight")
+            matrices.append(weight.detach().float().cpu().numpy().T)
         elif isinstance(module, Dense):
             matrices.append(module.linear.weight.detach().float().cpu().numpy())
     return matrices
