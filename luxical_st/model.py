@@ -56,9 +56,7 @@ def build_model(
         bound = 1.0 / np.sqrt(shape[1])
         return (torch.rand(shape, generator=generator) * 2 - 1) * bound
 
-    first = tfidf.first_layer(sizes[1], bias=bias, activation="relu")
-    with torch.no_grad():
-        first.embedding.weight.copy_(initial_weight(0).T)
+    first = tfidf.first_layer(sizes[1], bias=bias, activation="relu", weight=initial_weight(0).T.contiguous())
     modules: list[nn.Module] = [tfidf, first, Normalize()]
     for index in range(1, len(layer_sizes)):
         is_last = index == len(layer_sizes) - 1

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import random
 import string
+import unicodedata
 
 import pytest
 
-from luxical_st.modules.wordpiece import WordPieceEncoder, split_at_whitespace
+from luxical_st.modules.wordpiece import PASSTHROUGH_CHARACTERS, WordPieceEncoder, split_at_whitespace
 
 
 def reference_ids(tokenizer, texts):
@@ -31,7 +32,7 @@ def test_real_text_ids_are_identical(encoder, tokenizer, news_texts, tweet_texts
 
 def test_random_ascii_with_punctuation_and_controls_is_identical(encoder, tokenizer):
     rng = random.Random(0)
-    alphabet = string.printable + "\x00\x01\x0b\x0c\x1c\x1f\x7f" + "Ééß"
+    alphabet = string.printable + "\x00\x01\x0b\x0c\x1c\x1f\x7f" + "Ééß\ufffd\xa0" + PASSTHROUGH_CHARACTERS
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300))) for _ in range(400)]
     texts += [
         "WORD" * 40,
@@ -60,3 +61,16 @@ def test_piecewise_encoding_is_identical(tokenizer, news_texts):
 
 def test_lone_surrogates_are_replaced(encoder, tokenizer):
     assert encoder.encode(["bad \ud800 text"]) == reference_ids(tokenizer, ["bad \ufffd text"])
+
+
+def test_passthrough_characters_are_untouched_by_bert_normalisation(tokenizer):
+    for character in PASSTHROUGH_CHARACTERS:
+        assert unicodedata.normalize("NFD", character) == character
+        assert character.lower() == character
+        assert unicodedata.category(character) not in {"Mn", "Cc", "Cf", "Zs", "Co", "Cn"}
+        assert tokenizer.normalizer.normalize_str(f"x{character}y") == f"x{character}y"
+
+
+def test_broken_encoding_marks_are_dropped_like_the_normaliser_does(encoder, tokenizer):
+    texts = ["caf\ufffd au lait", "\ufffd\ufffdstart", "mid\ufffddle “quoted” — text…"]
+    assert encoder.encode(texts) == reference_ids(tokenizer, texts)

@@ -94,9 +94,15 @@ class NgramTfidf(InputModule):
     def get_embedding_dimension(self) -> int:
         return self.num_features
 
-    def first_layer(self, out_features: int, bias: bool = False, activation: str = "relu") -> SparseDense:
+    def first_layer(
+        self,
+        out_features: int,
+        bias: bool = False,
+        activation: str = "relu",
+        weight: torch.Tensor | None = None,
+    ) -> SparseDense:
         """The layer that consumes this module's sparse output: `activation(W s + b)` over its features."""
-        return SparseDense(self.num_features, out_features, bias=bias, activation=activation)
+        return SparseDense(self.num_features, out_features, bias=bias, activation=activation, weight=weight)
 
     # ------------------------------------------------------------------ computation
 

@@ -32,12 +32,19 @@ class SparseDense(Module):
         out_features: width of the output.
         bias: add a learned bias (Luxical models have none).
         activation: "relu" (Luxical) or "identity".
+        weight: optional (num_features, out_features) initial weights, used as they are (no copy);
+            otherwise EmbeddingBag's N(0, 1) initialisation.
     """
 
     config_keys = ["num_features", "out_features", "bias", "activation"]
 
     def __init__(
-        self, num_features: int, out_features: int, bias: bool = False, activation: str = "relu"
+        self,
+        num_features: int,
+        out_features: int,
+        bias: bool = False,
+        activation: str = "relu",
+        weight: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         if activation not in ACTIVATIONS:
@@ -49,7 +56,11 @@ class SparseDense(Module):
         self.num_features = int(num_features)
         self.out_features = int(out_features)
         self.activation = activation
-        self.embedding = nn.EmbeddingBag(self.num_features, self.out_features, mode="sum")
+        if weight is not None and tuple(weight.shape) != (self.num_features, self.out_features):
+            raise ValueError(
+                f"weight has shape {tuple(weight.shape)}, expected {(self.num_features, self.out_features)}"
+            )
+        self.embedding = nn.EmbeddingBag(self.num_features, self.out_features, mode="sum", _weight=weight)
         self.bias = nn.Parameter(torch.zeros(self.out_features)) if bias else None
         self.activation_function = ACTIVATIONS[activation]()
 
@@ -109,10 +120,14 @@ class SparseDense(Module):
                 f"{model_name_or_path!r}/{subfolder} lacks {cls.config_file_name} or {WEIGHTS_FILE}"
             )
         config = read_config(config_path, cls.config_keys, FORMAT_VERSION)
-        module = cls(**config)
-        state = read_arrays(weights_path, required=list(module.state_dict()))
-        try:
-            module.load_state_dict({name: torch.from_numpy(array) for name, array in state.items()})
-        except RuntimeError as error:
+        required = ["embedding.weight", *(["bias"] if config.get("bias") else [])]
+        state = {name: torch.from_numpy(array) for name, array in read_arrays(weights_path, required).items()}
+        try:  # the loaded weights are used in place: no random initialisation, no second copy
+            module = cls(**config, weight=state.pop("embedding.weight"))
+            unexpected = set(state) - set(module.state_dict())
+            if unexpected:
+                raise ValueError(f"unexpected tensors {sorted(unexpected)}")
+            module.load_state_dict(state, strict=False)
+        except (RuntimeError, ValueError) as error:
             raise ValueError(f"{weights_path} does not match {config_path}: {error}") from error
         return module

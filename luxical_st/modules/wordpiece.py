@@ -1,9 +1,9 @@
 """Token ids of whole documents from a `tokenizers.Tokenizer`, faster and in bounded memory.
 
-- ASCII text skips the Rust normaliser when it is BERT's: for ASCII without control characters,
-  BertNormalizer only lowercases (accents and CJK do not occur; tab/newline are split on anyway),
-  and `str.lower` does that far cheaper than the normaliser's per-character alignment bookkeeping.
-  The ids are identical (tests compare both paths on real and random text).
+- Plain text skips the Rust normaliser when it is BERT's: for printable ASCII plus typographic
+  punctuation, BertNormalizer only lowercases (no accents, CJK or controls occur; tab/newline are
+  split on anyway), and `str.lower` does that far cheaper than the normaliser's per-character
+  alignment bookkeeping. The ids are identical (tests compare both paths on real and random text).
 - Texts longer than `piece_chars` are tokenized in pieces cut after a space, tab or newline, which
   no WordPiece pre-tokenizer merges across, so a 10 MB document never becomes one giant Encoding.
 - Lone surrogates, which cannot cross into Rust, become U+FFFD (the replacement character).
@@ -22,9 +22,13 @@ from tokenizers import Tokenizer, normalizers
 # Only these separate words in every WordPiece normaliser; other Unicode spaces may be dropped as
 # control characters, which would join the words on either side.
 _CUTTABLE_SPACE = re.compile(r"[ \t\n\r]")
-# ASCII characters BertNormalizer deletes (control characters other than tab, newline, return).
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Characters outside printable ASCII that BertNormalizer leaves alone (no decomposition, no case, not
+# whitespace, control or CJK), so text made of them and plain ASCII may skip it too.
+PASSTHROUGH_CHARACTERS = "‘’‚‛“”„‟–—―…•′″‹›«»€£¥¢©®™°±×÷§¶†‡"
+# A character that sends text down the normaliser's path: ASCII controls other than tab, newline and
+# return (the normaliser deletes them), and anything non-ASCII outside the passthrough set.
+_NEEDS_NORMALIZER = re.compile(f"[^\\t\\n\\r\\x20-\\x7e{PASSTHROUGH_CHARACTERS}]")
 
 
 class WordPieceEncoder:
@@ -71,7 +75,9 @@ class WordPieceEncoder:
     def _encode_pieces(self, pieces: list[str]) -> list[list[int]]:
         if self._ascii_tokenizer is None:
             return self._encode_with(self.tokenizer, pieces)
-        is_plain = [self._is_plain_ascii(piece) for piece in pieces]
+        # BertNormalizer deletes U+FFFD (the mark of broken encodings), so it may go before the check.
+        pieces = [piece.replace("\ufffd", "") if "\ufffd" in piece else piece for piece in pieces]
+        is_plain = [self._is_plain(piece) for piece in pieces]
         plain = [
             piece.lower() if self._lowercase else piece
             for piece, ok in zip(pieces, is_plain, strict=True)
@@ -84,11 +90,9 @@ class WordPieceEncoder:
         other_ids = iter(self._encode_with(self.tokenizer, other))
         return [next(plain_ids) if ok else next(other_ids) for ok in is_plain]
 
-    def _is_plain_ascii(self, piece: str) -> bool:
-        return (
-            piece.isascii()
-            and _ASCII_CONTROL.search(piece) is None
-            and (self._added_token is None or self._added_token.search(piece) is None)
+    def _is_plain(self, piece: str) -> bool:
+        return _NEEDS_NORMALIZER.search(piece) is None and (
+            self._added_token is None or self._added_token.search(piece) is None
         )
 
     @staticmethod
