@@ -60,6 +60,13 @@ class CorpusConfig:
         default=None, metadata={"help": "documents to embed with the teacher and train on (all if unset)"}
     )
     min_documents: int = field(default=50_000, metadata={"help": "size of the quickstart blend"})
+    word_documents: bool = field(
+        default=False,
+        metadata={
+            "help": "also distil every whole-word token of the tokenizer vocabulary as a one-word document "
+            "(as model2vec does), so that single words get the teacher's word embeddings"
+        },
+    )
 
     def __post_init__(self) -> None:
         _positive(self, "max_documents", "min_documents")
@@ -77,11 +84,21 @@ class TeacherConfig:
     teacher_device: str = field(default="cpu", metadata={"help": "device the teacher runs on"})
     teacher_dimensions: int = field(default=256, metadata={"help": "leading (Matryoshka) dimensions kept"})
     quantization_limit: float = field(default=0.3, metadata={"help": "uint8 codes cover [-limit, limit]"})
+    teacher_max_seq_length: int | None = field(
+        default=512, metadata={"help": "tokens of a document the teacher reads (unset = its own limit)"}
+    )
     teacher_batch_size: int = field(default=128, metadata={"help": "teacher encode batch size"})
     target_shard_size: int = field(default=10_000, metadata={"help": "documents per resumable target shard"})
 
     def __post_init__(self) -> None:
-        _positive(self, "teacher_dimensions", "quantization_limit", "teacher_batch_size", "target_shard_size")
+        _positive(
+            self,
+            "teacher_dimensions",
+            "teacher_max_seq_length",
+            "quantization_limit",
+            "teacher_batch_size",
+            "target_shard_size",
+        )
 
 
 @dataclass

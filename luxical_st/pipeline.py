@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from functools import cache
@@ -29,6 +30,7 @@ MODEL_DIR = "model"
 STATE_FILE = "pipeline_state.json"
 CONFIG_FILE = "pipeline_config.json"
 
+_WORD = re.compile(r"[a-z]{2,}")
 # Keys that change how fast or where a step runs, or how it reports, but not what it produces.
 _NEUTRAL_KEYS = frozenset(
     {
@@ -88,7 +90,8 @@ class PipelineState:
 
 
 def load_corpus(config: PipelineConfig) -> Any:
-    """The corpus a config names: the offline quickstart blend, or a local/Hub dataset."""
+    """The corpus a config names, with string columns "id" and "text": the offline quickstart blend,
+    or a local/Hub dataset."""
     from luxical_st.data.corpus import load_quickstart_corpus, load_text_dataset
 
     corpus = config.corpus
@@ -113,6 +116,30 @@ def first_documents(dataset: Any, limit: int | None) -> Any:
     return dataset.take(limit)
 
 
+def vocabulary_words(tokenizer: Any) -> list[str]:
+    """The whole-word entries of a WordPiece vocabulary (at least two letters; no ## pieces, no
+    [unused] or special tokens), in id order."""
+    vocabulary = tokenizer.get_vocab()
+    return sorted((token for token in vocabulary if _WORD.fullmatch(token)), key=vocabulary.__getitem__)
+
+
+def training_documents(config: PipelineConfig, corpus: Any) -> Any:
+    """The documents the teacher embeds: the first `max_documents` of the corpus, plus the tokenizer's
+    words when `word_documents` is set."""
+    documents = first_documents(corpus, config.corpus.max_documents)
+    if not config.corpus.word_documents:
+        return documents
+    import datasets
+
+    from luxical_st.tokenizer import load_wordpiece_tokenizer
+
+    words = vocabulary_words(load_wordpiece_tokenizer(config.vocabulary.tokenizer))
+    extra = datasets.Dataset.from_dict({"id": [f"word-{word}" for word in words], "text": words})
+    if not hasattr(documents, "__len__"):
+        extra = extra.to_iterable_dataset()
+    return datasets.concatenate_datasets([documents.select_columns(["id", "text"]), extra])
+
+
 def iter_texts(dataset: Any, column: str, batch_size: int = 1000) -> Iterator[str]:
     """The texts of a Dataset or IterableDataset, read in batches."""
     for batch in dataset.select_columns([column]).iter(batch_size=batch_size):
@@ -128,17 +155,19 @@ def teacher_targets_step(config: PipelineConfig, output_dir: Path, corpus: Calla
         logger.info("Teacher targets: reusing %s", targets_dir)
         return targets_dir
     teacher_config = config.teacher
-    teacher = load_teacher(teacher_config.teacher, device=teacher_config.teacher_device)
+    teacher = load_teacher(
+        teacher_config.teacher,
+        device=teacher_config.teacher_device,
+        max_seq_length=teacher_config.teacher_max_seq_length,
+    )
     return compute_teacher_targets(
-        first_documents(corpus(), config.corpus.max_documents),
+        training_documents(config, corpus()),
         teacher,
         targets_dir,
         dimensions=teacher_config.teacher_dimensions,
         limit=teacher_config.quantization_limit,
         batch_size=teacher_config.teacher_batch_size,
         shard_size=teacher_config.target_shard_size,
-        text_column=config.corpus.text_column,
-        id_column=config.corpus.id_column,
     )
 
 
@@ -154,7 +183,7 @@ def vocabulary_step(config: PipelineConfig, output_dir: Path, corpus: Callable[[
     vocab_config = config.vocabulary
     documents = first_documents(corpus(), vocab_config.vocabulary_documents)
     vocabulary = mine_vocabulary(
-        iter_texts(documents, config.corpus.text_column, vocab_config.vocabulary_batch_size),
+        iter_texts(documents, "text", vocab_config.vocabulary_batch_size),
         load_wordpiece_tokenizer(vocab_config.tokenizer),
         capacity=vocab_config.vocabulary_capacity,
         max_ngram_length=vocab_config.max_ngram_length,
@@ -177,7 +206,7 @@ def training_step(
     callbacks: Sequence[Any] = (),
 ) -> Path:
     """Steps 3-4: build the student, distil the teacher into it (resuming from checkpoints), save it."""
-    from luxical_st.data.teacher import load_teacher_targets
+    from luxical_st.data.teacher import load_teacher_targets, read_targets_metadata
     from luxical_st.model import build_model
     from luxical_st.tokenizer import load_wordpiece_tokenizer
     from luxical_st.training.loss import build_loss
@@ -192,11 +221,11 @@ def training_step(
         seed=config.model.model_seed,
     )
     targets = load_teacher_targets(targets_dir, streaming=train_config.streaming)
-    dataset = as_training_dataset(targets, train_config, text_column="text")
+    dataset = as_training_dataset(targets, train_config)
     loss = build_loss(
         train_config.loss,
         model,
-        teacher_dim=config.teacher.teacher_dimensions,
+        teacher_dim=int(read_targets_metadata(targets_dir)["dimensions"]),
         temperature=train_config.temperature,
         quantization_limit=config.teacher.quantization_limit,
     )

@@ -6,7 +6,7 @@ Teacher embeddings arrive as the `label` column: uint8 codes (dequantised here) 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import torch
 from sentence_transformers import SentenceTransformer
@@ -18,18 +18,15 @@ LOSS_NAMES = ("gram_kl", "mse", "cosine")
 
 
 def dequantize_labels(labels: Tensor, limit: float) -> Tensor:
-    """Float32 teacher rows from uint8 codes (torch twin of `luxical_st.data.teacher.dequantize`).
+    """Float32 teacher rows: integer tensors are uint8 codes (the collator may widen them to int64),
+    float tensors are taken as already dequantised."""
+    from luxical_st.data.teacher import dequantize
 
-    Integer tensors are codes in [0, 255] (the collator may widen uint8 to int64); float tensors are
-    taken as already dequantised.
-    """
     if labels.dim() != 2:
         raise ValueError(f"teacher labels must be a 2-D (batch, dim) tensor, got shape {tuple(labels.shape)}")
     if labels.is_floating_point():
         return labels.float()
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) > 255):
-        raise ValueError("integer teacher labels must be uint8 codes in [0, 255]")
-    return labels.float() * (2.0 * limit / 255.0) - limit
+    return cast(Tensor, dequantize(labels, limit))
 
 
 def gram_kl_divergence(student: Tensor, teacher: Tensor, temperature: float) -> Tensor:

@@ -82,6 +82,9 @@ def training_arguments(
         dataloader_drop_last=True,
         dataloader_num_workers=config.dataloader_num_workers,
         use_cpu=config.train_device == "cpu",
+        # Accelerate's batch dispatching (its default for streamed data) cuts every tensor of a
+        # batch to `batch_size` rows, which corrupts the flat EmbeddingBag input_ids/weights.
+        accelerator_config={"dispatch_batches": False},
         report_to="none",
     )
 
@@ -92,12 +95,14 @@ def as_training_dataset(targets: Any, config: TrainConfig, text_column: str = "t
     The collator hands the column named `label` to the loss and tokenizes every other column as
     text, so the id column is dropped. A streamed dataset is shuffled through a buffer.
     """
+    import datasets
+
     columns = set(targets.column_names or ())
     missing = {text_column, "embedding"} - columns
     if missing:
         raise ValueError(f"teacher targets lack column(s) {sorted(missing)}; they have {sorted(columns)}")
     dataset = targets.select_columns([text_column, "embedding"]).rename_column("embedding", "label")
-    if config.streaming and hasattr(dataset, "n_shards"):
+    if isinstance(dataset, datasets.IterableDataset):
         dataset = dataset.shuffle(seed=config.seed, buffer_size=config.shuffle_buffer_size)
     return dataset
 

@@ -1,0 +1,140 @@
+"""The whole pipeline on configs/tiny.yaml: real MiniLM teacher, real corpus, real training and resume."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+from transformers import TrainerCallback
+
+from luxical_st.config import PipelineConfig, load_config
+from luxical_st.pipeline import (
+    CHECKPOINTS_DIR,
+    MODEL_DIR,
+    STATE_FILE,
+    TARGETS_DIR,
+    VOCABULARY_FILE,
+    run_pipeline,
+)
+from luxical_st.training.trainer import LOG_FILE, PLOT_FILE
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "configs" / "tiny.yaml"
+
+
+def tiny_config(output_dir: Path, *overrides: str) -> PipelineConfig:
+    return load_config(TINY, ["--output_dir", str(output_dir), *overrides])
+
+
+class CrashAfterSave(TrainerCallback):
+    """Stands in for a killed job: raises right after the checkpoint of `step` is on disk."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise KeyboardInterrupt(f"interrupted after step {self.step}")
+
+
+def expected_steps(config: PipelineConfig, documents: int) -> int:
+    return math.ceil(config.training.num_train_epochs * (documents // config.training.batch_size))
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One complete tiny run; the other tests copy its teacher targets and vocabulary."""
+    output_dir = tmp_path_factory.mktemp("tiny") / "run"
+    run_pipeline(tiny_config(output_dir))
+    return output_dir
+
+
+def seeded_run(finished_run: Path, output_dir: Path) -> None:
+    """A fresh output folder holding the finished run's targets and vocabulary (steps 1-2 done)."""
+    output_dir.mkdir(parents=True)
+    shutil.copytree(finished_run / TARGETS_DIR, output_dir / TARGETS_DIR)
+    shutil.copy(finished_run / VOCABULARY_FILE, output_dir / VOCABULARY_FILE)
+    state = json.loads((finished_run / STATE_FILE).read_text())
+    (output_dir / STATE_FILE).write_text(json.dumps({k: state[k] for k in ("targets", "vocabulary")}))
+
+
+def test_tiny_run_saves_a_loadable_trained_model(finished_run: Path, tweet_texts: list[str]) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from luxical_st.data.teacher import load_teacher_targets
+
+    config = tiny_config(finished_run)
+    model_dir = finished_run / MODEL_DIR
+    model = SentenceTransformer(str(model_dir), trust_remote_code=True, device="cpu")
+    embeddings = model.encode(tweet_texts[:4], normalize_embeddings=False)
+    assert embeddings.shape == (4, config.model.layer_sizes[-1])
+
+    log = json.loads((model_dir / LOG_FILE).read_text())
+    documents = len(load_teacher_targets(finished_run / TARGETS_DIR))
+    assert log["global_step"] == expected_steps(config, documents)
+    losses = [entry["loss"] for entry in log["log_history"] if "loss" in entry]
+    rates = [entry["learning_rate"] for entry in log["log_history"] if "learning_rate" in entry]
+    assert losses[-1] < losses[0]  # it learned something
+    assert rates[0] == 0.0 and max(rates) == pytest.approx(config.training.learning_rate)
+    assert (model_dir / PLOT_FILE).stat().st_size > 1000
+
+
+def test_finished_run_is_reused_and_config_changes_are_refused(finished_run: Path) -> None:
+    model_file = next((finished_run / MODEL_DIR).rglob("*.safetensors"))
+    before = model_file.stat().st_mtime_ns
+    assert run_pipeline(tiny_config(finished_run, "--logging_steps", "1")) == finished_run / MODEL_DIR
+    assert model_file.stat().st_mtime_ns == before
+    with pytest.raises(ValueError, match=r"vocabulary artifact .* max_vocabulary_size"):
+        run_pipeline(tiny_config(finished_run, "--max_vocabulary_size", "500"))
+
+
+def test_interrupted_training_resumes_to_the_same_step(finished_run: Path, tmp_path: Path) -> None:
+    output_dir = tmp_path / "resumed"
+    seeded_run(finished_run, output_dir)
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(tiny_config(output_dir), callbacks=[CrashAfterSave(step=5)])
+    assert (output_dir / CHECKPOINTS_DIR / "checkpoint-5").is_dir()
+    assert not (output_dir / MODEL_DIR).exists()
+
+    run_pipeline(tiny_config(output_dir))
+    resumed = json.loads((output_dir / MODEL_DIR / LOG_FILE).read_text())
+    uninterrupted = json.loads((finished_run / MODEL_DIR / LOG_FILE).read_text())
+    assert resumed["global_step"] == uninterrupted["global_step"]
+
+    # The history restored from the checkpoint plus the resumed steps: each step logged once, none redone.
+    def logged_steps(log: dict) -> list[int]:
+        return [entry["step"] for entry in log["log_history"] if "loss" in entry]
+
+    assert logged_steps(resumed) == logged_steps(uninterrupted)
+
+
+def test_streaming_training_and_embedding_loss(finished_run: Path, tmp_path: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    output_dir = tmp_path / "streamed"
+    seeded_run(finished_run, output_dir)
+    run_pipeline(tiny_config(output_dir, "--streaming", "true", "--max_steps", "6", "--loss", "cosine"))
+    log = json.loads((output_dir / MODEL_DIR / LOG_FILE).read_text())
+    assert log["global_step"] == 6
+    model = SentenceTransformer(str(output_dir / MODEL_DIR), trust_remote_code=True, device="cpu")
+    assert model.encode(["a streamed model"]).shape == (1, 64)
+
+
+def test_word_documents_extend_the_training_documents(tokenizer) -> None:
+    import datasets
+
+    from luxical_st.pipeline import training_documents, vocabulary_words
+
+    words = vocabulary_words(tokenizer)
+    assert len(words) > 20_000 and words[:3] == ["the", "of", "and"]
+    assert all(word.isalpha() and word.islower() for word in words)  # no ##pieces, [unused], [CLS]
+    corpus = datasets.Dataset.from_dict({"id": ["a", "b", "c"], "text": ["one text", "two", "three"]})
+    config = load_config(TINY, ["--max_documents", "2", "--word_documents", "true"])
+    documents = training_documents(config, corpus)
+    assert documents["text"][:3] == ["one text", "two", "the"]
+    assert len(documents) == 2 + len(words) and documents["id"][2] == "word-the"
+    streamed = training_documents(config, corpus.to_iterable_dataset())
+    assert [row["text"] for row in streamed.take(3)] == ["one text", "two", "the"]
