@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from luxical_st.config import PipelineConfig
+from luxical_st.data.corpus import first_documents
 
 logger = logging.getLogger(__name__)
 
@@ -105,15 +106,6 @@ def load_corpus(config: PipelineConfig) -> Any:
         streaming=corpus.corpus_streaming,
         data_files=corpus.corpus_data_files,
     )
-
-
-def first_documents(dataset: Any, limit: int | None) -> Any:
-    """The first `limit` documents of a Dataset or IterableDataset (all of them if `limit` is None)."""
-    if limit is None:
-        return dataset
-    if hasattr(dataset, "__len__"):
-        return dataset.select(range(min(limit, len(dataset))))
-    return dataset.take(limit)
 
 
 def vocabulary_words(tokenizer: Any) -> list[str]:

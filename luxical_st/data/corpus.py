@@ -8,6 +8,7 @@ WordNet and the gensim sets are reserved for evaluation.
 
 from __future__ import annotations
 
+import argparse
 import bz2
 import csv
 import gzip
@@ -244,3 +245,36 @@ def _numbered(batch: dict[str, list[Any]], indices: list[int]) -> dict[str, list
 
 def _string_ids(batch: dict[str, list[Any]]) -> dict[str, list[str]]:
     return {"id": [str(i) for i in batch["id"]]}
+
+
+def first_documents(dataset: Any, limit: int | None) -> Any:
+    """The first `limit` documents of a Dataset or IterableDataset (all of them if `limit` is None)."""
+    if limit is None:
+        return dataset
+    if hasattr(dataset, "__len__"):
+        return dataset.select(range(min(limit, len(dataset))))
+    return dataset.take(limit)
+
+
+def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command-line options that choose a corpus, shared by the data steps' commands."""
+    parser.add_argument("--dataset", default="quickstart", help="'quickstart', a local path or a Hub id")
+    parser.add_argument("--split", default="train")
+    parser.add_argument("--data-files", default=None, help="glob of data files inside a Hub dataset")
+    parser.add_argument("--text-column", default="text")
+    parser.add_argument("--id-column", default="id")
+    parser.add_argument("--streaming", action="store_true", help="stream the dataset")
+    parser.add_argument("--max-documents", type=int, default=None, help="use only the first N documents")
+
+
+def corpus_from_arguments(args: argparse.Namespace) -> Any:
+    """The corpus that `add_corpus_arguments` options describe, cut to --max-documents."""
+    dataset = load_text_dataset(
+        args.dataset,
+        split=args.split,
+        text_column=args.text_column,
+        id_column=args.id_column,
+        streaming=args.streaming,
+        data_files=args.data_files,
+    )
+    return first_documents(dataset, args.max_documents)

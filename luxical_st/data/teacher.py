@@ -303,7 +303,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m luxical_st.data.teacher", description="Luxical step 1: uint8 teacher targets."
     )
-    parser.add_argument("--dataset", default="quickstart", help="'quickstart', a local path or a Hub id")
+    from luxical_st.data.corpus import add_corpus_arguments, corpus_from_arguments
+
+    add_corpus_arguments(parser)
     parser.add_argument("--output", required=True, help="folder for the target shards")
     parser.add_argument(
         "--teacher", default=None, help=f"teacher id or folder (default offline MiniLM; or {DEFAULT_TEACHER})"
@@ -312,32 +314,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--limit", type=float, default=0.3, help="uint8 codes cover [-limit, limit]")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--shard-size", type=int, default=10_000)
-    parser.add_argument("--max-documents", type=int, default=None, help="embed only the first N documents")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--split", default="train")
-    parser.add_argument("--data-files", default=None, help="glob of data files inside a Hub dataset")
-    parser.add_argument("--text-column", default="text")
-    parser.add_argument("--id-column", default="id")
-    parser.add_argument("--streaming", action="store_true", help="stream the dataset")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-
-    from luxical_st.data.corpus import load_text_dataset
-
-    dataset = load_text_dataset(
-        args.dataset,
-        split=args.split,
-        text_column=args.text_column,
-        id_column=args.id_column,
-        streaming=args.streaming,
-        data_files=args.data_files,
-    )
-    if args.max_documents is not None:
-        dataset = (
-            dataset.select(range(min(args.max_documents, len(dataset))))
-            if hasattr(dataset, "__len__")
-            else dataset.take(args.max_documents)
-        )
+    dataset = corpus_from_arguments(args)
     teacher = load_teacher(args.teacher, device=args.device)
     output = compute_teacher_targets(
         dataset,

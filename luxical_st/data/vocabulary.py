@@ -341,38 +341,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m luxical_st.data.vocabulary", description="Luxical step 2: the n-gram vocabulary."
     )
-    parser.add_argument("--dataset", default="quickstart", help="'quickstart', a local path or a Hub id")
+    from luxical_st.data.corpus import add_corpus_arguments, corpus_from_arguments
+
+    add_corpus_arguments(parser)
     parser.add_argument("--output", required=True, help="vocabulary .npz file to write")
     parser.add_argument("--capacity", type=int, required=True, help="Space-Saving summary slots")
     parser.add_argument("--max-ngram-length", type=int, default=5)
     parser.add_argument("--min-count-multiple", type=float, default=8.0)
     parser.add_argument("--max-vocabulary-size", type=int, default=2_000_000)
-    parser.add_argument("--max-documents", type=int, default=None, help="mine only the first N documents")
     parser.add_argument("--batch-size", type=int, default=1000, help="documents tokenized per batch")
     parser.add_argument(
         "--tokenizer", default=None, help="tokenizer.json/folder/Hub id (default bert-base-uncased)"
     )
-    parser.add_argument("--split", default="train")
-    parser.add_argument("--data-files", default=None, help="glob of data files inside a Hub dataset")
-    parser.add_argument("--text-column", default="text")
-    parser.add_argument("--streaming", action="store_true", help="stream the dataset")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
-    from luxical_st.data.corpus import load_text_dataset
     from luxical_st.tokenizer import load_wordpiece_tokenizer
 
-    dataset = load_text_dataset(
-        args.dataset,
-        split=args.split,
-        text_column=args.text_column,
-        id_column=None,
-        streaming=args.streaming,
-        data_files=args.data_files,
-    )
-    texts: Iterable[str] = (row["text"] for row in dataset)
-    if args.max_documents is not None:
-        texts = itertools.islice(texts, args.max_documents)
+    texts: Iterable[str] = (row["text"] for row in corpus_from_arguments(args))
     vocabulary = mine_vocabulary(
         texts,
         load_wordpiece_tokenizer(args.tokenizer),
