@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 LossName = Literal["gram_kl", "mse", "cosine"]
+TeacherDtype = Literal["auto", "float32", "bfloat16", "float16"]
 
 
 def _require(condition: bool, key: str, message: str, value: Any) -> None:
@@ -82,6 +83,14 @@ class TeacherConfig:
         metadata={"help": "teacher SentenceTransformer id or folder; unset = offline all-MiniLM-L6-v2"},
     )
     teacher_device: str = field(default="cpu", metadata={"help": "device the teacher runs on"})
+    teacher_dtype: TeacherDtype = field(
+        default="float32",
+        metadata={
+            "help": "precision the teacher runs in: bfloat16 is ~1.4x faster on CPUs with AVX512-BF16/AMX "
+            "and on GPUs (targets within one uint8 step of float32) but slower on older CPUs; auto = "
+            "bfloat16 where the device supports it, else float32"
+        },
+    )
     teacher_dimensions: int = field(default=256, metadata={"help": "leading (Matryoshka) dimensions kept"})
     quantization_limit: float = field(default=0.3, metadata={"help": "uint8 codes cover [-limit, limit]"})
     teacher_max_seq_length: int | None = field(
@@ -98,6 +107,12 @@ class TeacherConfig:
             "quantization_limit",
             "teacher_batch_size",
             "target_shard_size",
+        )
+        _require(
+            self.teacher_dtype in typing.get_args(TeacherDtype),
+            "teacher_dtype",
+            f"must be one of {typing.get_args(TeacherDtype)}",
+            self.teacher_dtype,
         )
 
 
@@ -141,11 +156,28 @@ class ModelConfig:
         metadata={"help": "output width of every layer; the last is the embedding dimension"},
     )
     model_seed: int = field(default=0, metadata={"help": "seed of the initial weights"})
+    teacher_init: bool = field(
+        default=False,
+        metadata={
+            "help": "start the n-gram table from the teacher's embedding of each token (model2vec-style, "
+            "n-grams as token means, PCA to half the first width, kept with both signs) instead of noise"
+        },
+    )
+    teacher_init_norm: float = field(
+        default=1.0, metadata={"help": "mean norm of the seeded n-gram rows (per sign half)"}
+    )
 
     def __post_init__(self) -> None:
         sizes = self.layer_sizes
         _require(len(sizes) >= 2, "layer_sizes", "needs at least two layers", sizes)
         _require(all(size > 0 for size in sizes), "layer_sizes", "must all be positive", sizes)
+        _positive(self, "teacher_init_norm")
+        _require(
+            not self.teacher_init or sizes[0] >= 2,
+            "teacher_init",
+            "needs a first layer at least 2 wide",
+            sizes,
+        )
 
 
 @dataclass

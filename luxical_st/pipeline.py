@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 TARGETS_DIR = "targets"
 VOCABULARY_FILE = "vocabulary.npz"
+TOKEN_EMBEDDINGS_FILE = "teacher_token_embeddings.npy"
 CHECKPOINTS_DIR = "checkpoints"
 MODEL_DIR = "model"
 STATE_FILE = "pipeline_state.json"
@@ -52,6 +53,7 @@ _NEUTRAL_KEYS = frozenset(
 _STEP_SECTIONS = {
     "targets": ("corpus", "teacher"),
     "vocabulary": ("corpus", "vocabulary"),
+    "token_embeddings": ("teacher", "vocabulary"),
     "training": ("corpus", "teacher", "vocabulary", "model", "training"),
 }
 
@@ -138,23 +140,31 @@ def iter_texts(dataset: Any, column: str, batch_size: int = 1000) -> Iterator[st
         yield from batch[column]
 
 
+def configured_teacher(config: PipelineConfig) -> Any:
+    """The teacher SentenceTransformer as the config sets it up (model, device, length, precision)."""
+    from luxical_st.data.teacher import load_teacher
+
+    teacher_config = config.teacher
+    return load_teacher(
+        teacher_config.teacher,
+        device=teacher_config.teacher_device,
+        max_seq_length=teacher_config.teacher_max_seq_length,
+        dtype=teacher_config.teacher_dtype,
+    )
+
+
 def teacher_targets_step(config: PipelineConfig, output_dir: Path, corpus: Callable[[], Any]) -> Path:
     """Step 1: embed the training documents with the teacher (resumes from its finished shards)."""
-    from luxical_st.data.teacher import compute_teacher_targets, load_teacher, targets_complete
+    from luxical_st.data.teacher import compute_teacher_targets, targets_complete
 
     targets_dir = output_dir / TARGETS_DIR
     if targets_complete(targets_dir):
         logger.info("Teacher targets: reusing %s", targets_dir)
         return targets_dir
     teacher_config = config.teacher
-    teacher = load_teacher(
-        teacher_config.teacher,
-        device=teacher_config.teacher_device,
-        max_seq_length=teacher_config.teacher_max_seq_length,
-    )
     return compute_teacher_targets(
         training_documents(config, corpus()),
-        teacher,
+        configured_teacher(config),
         targets_dir,
         dimensions=teacher_config.teacher_dimensions,
         limit=teacher_config.quantization_limit,
@@ -190,14 +200,39 @@ def vocabulary_step(config: PipelineConfig, output_dir: Path, corpus: Callable[[
     return vocabulary
 
 
+def token_embeddings_step(config: PipelineConfig, output_dir: Path) -> Any:
+    """Step 2b (`teacher_init`): the teacher's embedding of every WordPiece token, or the saved ones."""
+    import numpy as np
+
+    from luxical_st.tokenizer import load_wordpiece_tokenizer
+    from luxical_st.training.teacher_init import teacher_token_embeddings
+
+    path = output_dir / TOKEN_EMBEDDINGS_FILE
+    if path.is_file():
+        logger.info("Teacher token embeddings: reusing %s", path)
+        return np.load(path)
+    embeddings = teacher_token_embeddings(
+        configured_teacher(config),
+        load_wordpiece_tokenizer(config.vocabulary.tokenizer),
+        batch_size=config.teacher.teacher_batch_size,
+    )
+    partial = path.with_name(f"partial-{path.name}")
+    with partial.open("wb") as handle:
+        np.save(handle, embeddings)
+    os.replace(partial, path)
+    return embeddings
+
+
 def training_step(
     config: PipelineConfig,
     output_dir: Path,
     targets_dir: Path,
     vocabulary: Any,
     callbacks: Sequence[Any] = (),
+    token_embeddings: Any = None,
 ) -> Path:
-    """Steps 3-4: build the student, distil the teacher into it (resuming from checkpoints), save it."""
+    """Steps 3-4: build the student (its n-gram table seeded from `token_embeddings` when given),
+    distil the teacher into it (resuming from checkpoints), save it."""
     from luxical_st.data.teacher import load_teacher_targets, read_targets_metadata
     from luxical_st.model import build_model
     from luxical_st.tokenizer import load_wordpiece_tokenizer
@@ -212,6 +247,10 @@ def training_step(
         layer_sizes=config.model.layer_sizes,
         seed=config.model.model_seed,
     )
+    if token_embeddings is not None:
+        from luxical_st.training.teacher_init import seed_first_layer
+
+        seed_first_layer(model, token_embeddings, row_norm=config.model.teacher_init_norm)
     targets = load_teacher_targets(targets_dir, streaming=train_config.streaming)
     dataset = as_training_dataset(targets, train_config)
     loss = build_loss(
@@ -256,6 +295,12 @@ def run_pipeline(config: PipelineConfig, callbacks: Sequence[Any] = ()) -> Path:
     vocabulary_path = output_dir / VOCABULARY_FILE
     state.claim("targets", step_signature(config, "targets"), targets_dir.exists())
     state.claim("vocabulary", step_signature(config, "vocabulary"), vocabulary_path.exists())
+    if config.model.teacher_init:
+        state.claim(
+            "token_embeddings",
+            step_signature(config, "token_embeddings"),
+            (output_dir / TOKEN_EMBEDDINGS_FILE).exists(),
+        )
     state.claim(
         "training",
         step_signature(config, "training"),
@@ -266,7 +311,10 @@ def run_pipeline(config: PipelineConfig, callbacks: Sequence[Any] = ()) -> Path:
     else:
         targets_dir = teacher_targets_step(config, output_dir, corpus)
         vocabulary = vocabulary_step(config, output_dir, corpus)
-        training_step(config, output_dir, targets_dir, vocabulary, callbacks=callbacks)
+        token_embeddings = token_embeddings_step(config, output_dir) if config.model.teacher_init else None
+        training_step(
+            config, output_dir, targets_dir, vocabulary, callbacks=callbacks, token_embeddings=token_embeddings
+        )
     if config.output.hub_repo_id:
         from luxical_st.hub import push_to_hub
 

@@ -55,6 +55,22 @@ def test_quantisation_error_is_at_most_half_a_step() -> None:
     np.testing.assert_allclose(as_torch.numpy(), dequantize(q), atol=1e-7)
 
 
+def test_bfloat16_teacher_targets_stay_within_one_step(teacher, tweet_texts: list[str]) -> None:
+    from luxical_st.data.teacher import embed_documents, fast_bfloat16
+
+    fast = load_teacher(dtype="bfloat16")
+    assert next(fast.parameters()).dtype == torch.bfloat16
+    texts = tweet_texts[:40]
+    codes = [embed_documents(m, texts, dimensions=384, limit=0.3, batch_size=16) for m in (teacher, fast)]
+    assert codes[1].dtype == np.uint8
+    assert np.abs(codes[0].astype(np.int16) - codes[1].astype(np.int16)).max() <= 2
+    auto = load_teacher(dtype="auto")
+    expected = torch.bfloat16 if fast_bfloat16(torch.device("cpu")) else torch.float32
+    assert next(auto.parameters()).dtype == expected
+    with pytest.raises(ValueError, match="dtype must be 'auto' or a torch floating-point type"):
+        load_teacher(dtype="int8")
+
+
 def test_quantisation_rejects_bad_input() -> None:
     with pytest.raises(TypeError, match="float"):
         quantize(np.array([1, 2]))

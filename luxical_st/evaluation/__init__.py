@@ -20,7 +20,8 @@ class EvaluationArguments:
     """Command-line arguments of `evaluate.py` (parsed with `transformers.HfArgumentParser`)."""
 
     model: list[str] = field(
-        metadata={"action": "extend", "help": "[LABEL=]folder or Hub id of a SentenceTransformer; repeatable"}
+        metadata={"action": "extend", "help": "[LABEL=]folder or Hub id of a SentenceTransformer, or baseline:tfidf / "
+            "baseline:model2vec (built offline); repeatable"}
     )
     output_dir: str = field(default="eval_out", metadata={"help": "where results.json/.md and plots go"})
     tasks: list[str] = field(
@@ -72,8 +73,8 @@ def model_specs(specs: list[str]) -> dict[str, str]:
     models: dict[str, str] = {}
     for spec in specs:
         label, separator, path = spec.partition("=")
-        if not separator or "/" in label or not label or not path:
-            label, path = Path(spec.rstrip("/")).name or spec, spec
+        if not separator or "/" in label or ":" in label or not label or not path:
+            label, path = Path(spec.rstrip("/")).name.rpartition(":")[2] or spec, spec
         name, index = label, 2
         while name in models:
             name, index = f"{label}-{index}", index + 1

@@ -23,6 +23,7 @@ from mteb.models import ModelMeta, SentenceTransformerEncoderWrapper
 from sentence_transformers import SentenceTransformer
 from torch.utils.data import DataLoader
 
+from luxical_st.evaluation.baselines import build_baseline, is_baseline, model_revision
 from luxical_st.evaluation.tasks import OFFLINE_TASKS, offline_tasks
 
 LUXICAL_LICENSE = "apache-2.0"
@@ -30,14 +31,18 @@ HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 
 
 def load_model(name_or_path: str, device: str = "cpu") -> SentenceTransformer:
-    """Any SentenceTransformer by path or Hub id; Luxical folders carry their modules as remote code."""
+    """Any SentenceTransformer by path or Hub id (Luxical folders carry their modules as remote
+    code), or a `baseline:NAME` built on the spot."""
+    if is_baseline(name_or_path):
+        return build_baseline(name_or_path).to(device)
     return SentenceTransformer(name_or_path, device=device, trust_remote_code=True)
 
 
 def is_luxical(model: SentenceTransformer) -> bool:
-    """A Luxical model starts with an NgramTfidf module (matched by class name: a saved model loads
-    its own copy of the module code)."""
-    return len(model) > 0 and type(model[0]).__name__ == "NgramTfidf"
+    """A Luxical model starts with NgramTfidf -> SparseDense (matched by class name: a saved model
+    loads its own copy of the module code)."""
+    names = [type(module).__name__ for module in list(model)[:2]]
+    return names == ["NgramTfidf", "SparseDense"]
 
 
 def model_name(name_or_path: str, label: str | None = None) -> str:
@@ -89,6 +94,15 @@ def _load_encoder(
     return DedupEncoder(load_model(model_path, device=device or "cpu"))
 
 
+def _revision(model: SentenceTransformer, name_or_path: str, hub_revision: str | None) -> str | None:
+    """The mteb cache key: a content hash for local folders and built baselines, else the Hub's."""
+    if Path(name_or_path).exists():
+        return folder_revision(name_or_path)
+    if is_baseline(name_or_path):
+        return model_revision(model)
+    return hub_revision
+
+
 def model_meta(model: SentenceTransformer, name_or_path: str, label: str | None = None) -> ModelMeta:
     """The mteb `ModelMeta` of a model: what mteb can read from the SentenceTransformer, with the
     name, a revision, parameter count, dimension, memory and a loader that passes
@@ -98,7 +112,7 @@ def model_meta(model: SentenceTransformer, name_or_path: str, label: str | None 
     base = ModelMeta.from_sentence_transformer_model(model, fetch_from_hf=False)
     update: dict[str, Any] = {
         "name": model_name(name_or_path, label),
-        "revision": folder_revision(name_or_path) if local else base.revision,
+        "revision": _revision(model, name_or_path, base.revision),
         "n_parameters": facts["n_parameters"],
         "embed_dim": facts["embed_dim"],
         "memory_usage_mb": facts["memory_usage_mb"],
