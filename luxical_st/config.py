@@ -189,6 +189,13 @@ class TrainConfig:
     )
     temperature: float = field(default=3.0, metadata={"help": "softmax temperature of the gram_kl loss"})
     learning_rate: float = field(default=1e-2, metadata={"help": "peak learning rate"})
+    table_learning_rate: float | None = field(
+        default=None,
+        metadata={
+            "help": "peak learning rate of the first layer's n-gram table (unset: learning_rate). Its "
+            "updates are sparse: a rare n-gram moves only in the steps that contain it"
+        },
+    )
     adam_beta1: float = field(default=0.9, metadata={"help": "AdamW beta1"})
     adam_beta2: float = field(default=0.9, metadata={"help": "AdamW beta2"})
     adam_epsilon: float = field(default=1e-8, metadata={"help": "AdamW epsilon"})
@@ -241,6 +248,12 @@ class TrainConfig:
             (self.warmup_ratio, self.decay_ratio),
         )
         _require(self.weight_decay >= 0, "weight_decay", "must not be negative", self.weight_decay)
+        _require(
+            self.table_learning_rate is None or self.table_learning_rate > 0,
+            "table_learning_rate",
+            "must be positive (or unset)",
+            self.table_learning_rate,
+        )
         _require(
             self.max_steps == -1 or self.max_steps > 0,
             "max_steps",

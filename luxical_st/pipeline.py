@@ -313,7 +313,12 @@ def run_pipeline(config: PipelineConfig, callbacks: Sequence[Any] = ()) -> Path:
         vocabulary = vocabulary_step(config, output_dir, corpus)
         token_embeddings = token_embeddings_step(config, output_dir) if config.model.teacher_init else None
         training_step(
-            config, output_dir, targets_dir, vocabulary, callbacks=callbacks, token_embeddings=token_embeddings
+            config,
+            output_dir,
+            targets_dir,
+            vocabulary,
+            callbacks=callbacks,
+            token_embeddings=token_embeddings,
         )
     if config.output.hub_repo_id:
         from luxical_st.hub import push_to_hub

@@ -61,3 +61,16 @@ def test_model2vec_baseline_distils_the_offline_teacher() -> None:
     assert embeddings.shape == (3, 32)
     cosine = embeddings @ embeddings.T / np.outer(*[np.linalg.norm(embeddings, axis=1)] * 2)
     assert cosine[0, 1] > cosine[0, 2]
+
+
+def test_undefined_scores_count_as_zero_in_the_average() -> None:
+    from luxical_st.evaluation.report import mteb_average
+
+    results = {
+        "mteb": {
+            "tfidf": {"SimLex999": {"main_score": float("nan")}, "Lee": {"main_score": 0.4}},
+            "partial": {"Lee": {"main_score": 0.5}},
+        }
+    }
+    assert mteb_average(results, "tfidf") == pytest.approx(0.2)
+    assert mteb_average(results, "partial") is None

@@ -7,6 +7,7 @@ import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from transformers import TrainerCallback
 
@@ -16,6 +17,7 @@ from luxical_st.pipeline import (
     MODEL_DIR,
     STATE_FILE,
     TARGETS_DIR,
+    TOKEN_EMBEDDINGS_FILE,
     VOCABULARY_FILE,
     run_pipeline,
 )
@@ -57,8 +59,10 @@ def seeded_run(finished_run: Path, output_dir: Path) -> None:
     output_dir.mkdir(parents=True)
     shutil.copytree(finished_run / TARGETS_DIR, output_dir / TARGETS_DIR)
     shutil.copy(finished_run / VOCABULARY_FILE, output_dir / VOCABULARY_FILE)
+    shutil.copy(finished_run / TOKEN_EMBEDDINGS_FILE, output_dir / TOKEN_EMBEDDINGS_FILE)
     state = json.loads((finished_run / STATE_FILE).read_text())
-    (output_dir / STATE_FILE).write_text(json.dumps({k: state[k] for k in ("targets", "vocabulary")}))
+    steps = ("targets", "vocabulary", "token_embeddings")
+    (output_dir / STATE_FILE).write_text(json.dumps({k: state[k] for k in steps}))
 
 
 def test_tiny_run_saves_a_loadable_trained_model(finished_run: Path, tweet_texts: list[str]) -> None:
@@ -71,6 +75,9 @@ def test_tiny_run_saves_a_loadable_trained_model(finished_run: Path, tweet_texts
     model = SentenceTransformer(str(model_dir), trust_remote_code=True, device="cpu")
     embeddings = model.encode(tweet_texts[:4], normalize_embeddings=False)
     assert embeddings.shape == (4, config.model.layer_sizes[-1])
+    assert config.model.teacher_init  # the n-gram table was seeded from the teacher's token embeddings
+    token_embeddings = np.load(finished_run / TOKEN_EMBEDDINGS_FILE)
+    assert token_embeddings.shape == (model[0].tokenizer.get_vocab_size(), 384)
 
     log = json.loads((model_dir / LOG_FILE).read_text())
     documents = len(load_teacher_targets(finished_run / TARGETS_DIR))

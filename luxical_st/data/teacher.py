@@ -96,7 +96,6 @@ def load_teacher(
     `dtype` ("float32", "bfloat16", "float16", or "auto": bfloat16 where the device has fast bfloat16
     kernels, else float32) is the precision its weights run in."""
     import torch
-
     from sentence_transformers import SentenceTransformer
 
     if name_or_path is None:
@@ -115,7 +114,9 @@ def load_teacher(
         dtype = "bfloat16" if fast_bfloat16(teacher.device) else "float32"
     precision = getattr(torch, dtype, None)
     if not isinstance(precision, torch.dtype) or not precision.is_floating_point:
-        raise ValueError(f"dtype must be 'auto' or a torch floating-point type such as 'bfloat16', got {dtype!r}")
+        raise ValueError(
+            f"dtype must be 'auto' or a torch floating-point type such as 'bfloat16', got {dtype!r}"
+        )
     return teacher.to(precision)
 
 

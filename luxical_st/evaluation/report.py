@@ -34,12 +34,14 @@ def task_names(results: dict[str, Any]) -> list[str]:
 
 
 def mteb_average(results: dict[str, Any], model: str) -> float | None:
-    """Mean main score over all tasks; None unless the model has a score for every task."""
+    """Mean main score over all tasks; None unless the model has a score for every task. An undefined
+    score (NaN: e.g. TF-IDF gives every pair of distinct words similarity 0, so no rank correlation
+    exists) counts as 0, the score of a model that cannot rank at all."""
     scores = (results.get("mteb") or {}).get(model, {})
     tasks = task_names(results)
     if not tasks or any(task not in scores for task in tasks):
         return None
-    return float(np.mean([scores[task]["main_score"] for task in tasks]))
+    return float(np.mean(np.nan_to_num([scores[task]["main_score"] for task in tasks], nan=0.0)))
 
 
 def _number(value: float | None, digits: int = 3) -> str:

@@ -14,6 +14,8 @@ import torch
 from sentence_transformers import SentenceTransformer
 from tokenizers import Tokenizer
 
+from luxical_st.modules import NgramTfidf
+
 PAD = -1
 
 
@@ -21,7 +23,7 @@ def token_strings(tokenizer: Tokenizer) -> list[str]:
     """The text the teacher embeds for each token id: the token itself, a "##" continuation piece
     without its marker; "" for special and [unusedN] tokens, which never occur in n-grams."""
     vocabulary = tokenizer.get_vocab(with_added_tokens=True)
-    added = set(tokenizer.get_vocab(with_added_tokens=True)) - set(tokenizer.get_vocab(with_added_tokens=False))
+    added = set(vocabulary) - set(tokenizer.get_vocab(with_added_tokens=False))
     strings = [""] * (max(vocabulary.values()) + 1)
     for token, index in vocabulary.items():
         if token in added or (token.startswith("[") and token.endswith("]")):
@@ -101,6 +103,8 @@ def first_layer_seed(vectors: np.ndarray, width: int, row_norm: float = 1.0) -> 
 def seed_first_layer(model: SentenceTransformer, token_embeddings: np.ndarray, row_norm: float = 1.0) -> None:
     """Overwrite the first layer of a Luxical `model` (in place) with teacher-derived rows."""
     tfidf, first = model[0], model[1]
+    if not isinstance(tfidf, NgramTfidf):
+        raise TypeError(f"a Luxical model starts with NgramTfidf, this one with {type(tfidf).__name__}")
     weight = first.get_parameter("embedding.weight")
     seed = first_layer_seed(ngram_embeddings(tfidf.ngrams, token_embeddings), weight.shape[1], row_norm)
     with torch.no_grad():
