@@ -188,6 +188,10 @@ class TrainConfig:
         default="gram_kl", metadata={"help": "gram_kl (Luxical), or mse/cosine embedding distillation"}
     )
     temperature: float = field(default=3.0, metadata={"help": "softmax temperature of the gram_kl loss"})
+    gram_kl_weight: float = field(
+        default=0.0,
+        metadata={"help": "with loss mse/cosine: add this x gram_kl on the student's own embeddings"},
+    )
     learning_rate: float = field(default=1e-2, metadata={"help": "peak learning rate"})
     table_learning_rate: float | None = field(
         default=None,
@@ -248,6 +252,13 @@ class TrainConfig:
             (self.warmup_ratio, self.decay_ratio),
         )
         _require(self.weight_decay >= 0, "weight_decay", "must not be negative", self.weight_decay)
+        _require(self.gram_kl_weight >= 0, "gram_kl_weight", "must not be negative", self.gram_kl_weight)
+        _require(
+            self.gram_kl_weight == 0 or self.loss != "gram_kl",
+            "gram_kl_weight",
+            "only adds to the mse and cosine losses",
+            self.gram_kl_weight,
+        )
         _require(
             self.table_learning_rate is None or self.table_learning_rate > 0,
             "table_learning_rate",

@@ -259,6 +259,7 @@ def training_step(
         teacher_dim=int(read_targets_metadata(targets_dir)["dimensions"]),
         temperature=train_config.temperature,
         quantization_limit=config.teacher.quantization_limit,
+        gram_kl_weight=train_config.gram_kl_weight,
     )
     result = train_model(
         model, dataset, loss, train_config, output_dir / CHECKPOINTS_DIR, callbacks=callbacks

@@ -127,3 +127,23 @@ def test_build_loss_rejects_unknown_names(student_model) -> None:
         build_loss("triplet", student_model, teacher_dim=8)
     with pytest.raises(ValueError, match="temperature"):
         LuxicalDistillLoss(student_model, temperature=0)
+
+
+def test_gram_kl_weight_adds_the_gram_loss_on_the_unprojected_student(student_model, tweet_texts) -> None:
+    texts = tweet_texts[:12]
+    codes = torch.randint(
+        0, 256, (len(texts), 48), generator=torch.Generator().manual_seed(5), dtype=torch.uint8
+    )
+    plain = build_loss("cosine", student_model, teacher_dim=48)
+    mixed = build_loss("cosine", student_model, teacher_dim=48, temperature=2.0, gram_kl_weight=0.5)
+    mixed.projection.load_state_dict(plain.projection.state_dict())
+    features = student_model.preprocess(texts)
+    with torch.no_grad():
+        student = student_model(dict(features))["sentence_embedding"].numpy()
+        cosine = plain([dict(features)], codes).item()
+        total = mixed([dict(features)], codes).item()
+    teacher = dequantize_labels(codes, 0.3).numpy()
+    assert total == pytest.approx(cosine + 0.5 * numpy_gram_kl(student, teacher, 2.0), rel=1e-4)
+    assert mixed.get_config_dict()["gram_kl_weight"] == 0.5
+    with pytest.raises(ValueError, match="gram_kl_weight"):
+        build_loss("mse", student_model, teacher_dim=48, gram_kl_weight=-1.0)

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import torch
 from sentence_transformers import SentenceTransformer
+from sentence_transformers.base.losses.merged_forward import embed_columns
 from sentence_transformers.sentence_transformer.losses import EmbedDistillLoss
 from torch import Tensor, nn
 from torch.nn import functional
@@ -103,7 +104,9 @@ class QuantizedEmbedDistillLoss(EmbedDistillLoss):
     """sentence-transformers' embedding distillation (`"mse"` or `"cosine"`) on uint8 teacher codes.
 
     A learned projection maps the student into the teacher's width when the two differ; it lives on
-    the loss (trained, not saved with the model), as in `EmbedDistillLoss`.
+    the loss (trained, not saved with the model), as in `EmbedDistillLoss`. The projection means the
+    student's own similarities are never matched directly: `gram_kl_weight` > 0 adds that many times
+    Luxical's Gram-matrix KL on the unprojected student, which does.
     """
 
     def __init__(
@@ -112,22 +115,41 @@ class QuantizedEmbedDistillLoss(EmbedDistillLoss):
         teacher_dim: int,
         distance_metric: str = "cosine",
         quantization_limit: float = 0.3,
+        gram_kl_weight: float = 0.0,
+        temperature: float = 3.0,
     ) -> None:
         if distance_metric not in ("mse", "cosine"):
             raise ValueError(f"distance_metric must be 'mse' or 'cosine', got {distance_metric!r}")
+        if gram_kl_weight < 0 or temperature <= 0:
+            raise ValueError(
+                f"gram_kl_weight must be >= 0 and temperature > 0, got {gram_kl_weight}, {temperature}"
+            )
         student_dim = model.get_embedding_dimension()
         projection_dim = None if student_dim == teacher_dim else teacher_dim
         super().__init__(model, distance_metric=distance_metric, projection_dim=projection_dim)  # type: ignore[arg-type]
         self.quantization_limit = float(quantization_limit)
+        self.gram_kl_weight = float(gram_kl_weight)
+        self.temperature = float(temperature)
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None) -> Tensor:
         if labels is None:
             raise ValueError("embedding distillation needs the teacher embeddings as the 'label' column")
         teacher = functional.normalize(dequantize_labels(labels.detach(), self.quantization_limit), dim=-1)
-        return super().forward(sentence_features, teacher)
+        embeddings = embed_columns(self.model, sentence_features)
+        loss = self.compute_loss_from_embeddings(embeddings, [teacher] * len(embeddings))
+        if self.gram_kl_weight:
+            for student in embeddings:
+                gram = gram_kl_divergence(student, teacher, self.temperature)
+                loss = loss + self.gram_kl_weight * gram / len(embeddings)
+        return loss
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {**super().get_config_dict(), "quantization_limit": self.quantization_limit}
+        return {
+            **super().get_config_dict(),
+            "quantization_limit": self.quantization_limit,
+            "gram_kl_weight": self.gram_kl_weight,
+            "temperature": self.temperature,
+        }
 
 
 def build_loss(
@@ -137,12 +159,19 @@ def build_loss(
     teacher_dim: int,
     temperature: float = 3.0,
     quantization_limit: float = 0.3,
+    gram_kl_weight: float = 0.0,
 ) -> nn.Module:
-    """The loss a config names: "gram_kl" (Luxical), "mse" or "cosine" (embedding distillation)."""
+    """The loss a config names: "gram_kl" (Luxical), "mse" or "cosine" (embedding distillation,
+    plus `gram_kl_weight` x gram_kl)."""
     if name == "gram_kl":
         return LuxicalDistillLoss(model, temperature=temperature, quantization_limit=quantization_limit)
     if name in ("mse", "cosine"):
         return QuantizedEmbedDistillLoss(
-            model, teacher_dim, distance_metric=name, quantization_limit=quantization_limit
+            model,
+            teacher_dim,
+            distance_metric=name,
+            quantization_limit=quantization_limit,
+            gram_kl_weight=gram_kl_weight,
+            temperature=temperature,
         )
     raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSS_NAMES)}")
