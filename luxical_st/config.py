@@ -133,6 +133,10 @@ class VocabularyConfig:
         default=8.0, metadata={"help": "keep n-grams counted at least this multiple of the summary minimum"}
     )
     max_vocabulary_size: int = field(default=2_000_000, metadata={"help": "cap on kept n-grams"})
+    all_unigrams: bool = field(
+        default=False,
+        metadata={"help": "also keep every ordinary WordPiece token as a unigram, counted or not (count 1)"},
+    )
     vocabulary_batch_size: int = field(default=1000, metadata={"help": "documents tokenized per batch"})
 
     def __post_init__(self) -> None:

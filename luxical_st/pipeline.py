@@ -175,7 +175,7 @@ def teacher_targets_step(config: PipelineConfig, output_dir: Path, corpus: Calla
 
 def vocabulary_step(config: PipelineConfig, output_dir: Path, corpus: Callable[[], Any]) -> Any:
     """Step 2: mine the n-gram vocabulary (and its IDF) from a corpus subsample, or reuse the saved one."""
-    from luxical_st.data.vocabulary import NgramVocabulary, mine_vocabulary
+    from luxical_st.data.vocabulary import NgramVocabulary, mine_vocabulary, regular_token_ids
     from luxical_st.tokenizer import load_wordpiece_tokenizer
 
     path = output_dir / VOCABULARY_FILE
@@ -184,15 +184,18 @@ def vocabulary_step(config: PipelineConfig, output_dir: Path, corpus: Callable[[
         return NgramVocabulary.load(path)
     vocab_config = config.vocabulary
     documents = first_documents(corpus(), vocab_config.vocabulary_documents)
+    tokenizer = load_wordpiece_tokenizer(vocab_config.tokenizer)
     vocabulary = mine_vocabulary(
         iter_texts(documents, "text", vocab_config.vocabulary_batch_size),
-        load_wordpiece_tokenizer(vocab_config.tokenizer),
+        tokenizer,
         capacity=vocab_config.vocabulary_capacity,
         max_ngram_length=vocab_config.max_ngram_length,
         min_count_multiple=vocab_config.min_count_multiple,
         max_vocabulary_size=vocab_config.max_vocabulary_size,
         batch_size=vocab_config.vocabulary_batch_size,
     )
+    if vocab_config.all_unigrams:
+        vocabulary = vocabulary.with_unigrams(regular_token_ids(tokenizer))
     partial = path.with_name(f"partial-{path.name}")
     vocabulary.save(partial)
     os.replace(partial, path)

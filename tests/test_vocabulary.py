@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from luxical_st.data.vocabulary import NgramVocabulary, idf_from_counts, main, mine_vocabulary
+from luxical_st.data.vocabulary import (
+    NgramVocabulary,
+    idf_from_counts,
+    main,
+    mine_vocabulary,
+    regular_token_ids,
+)
 from tests.conftest import exact_ngram_vocabulary
 
 
@@ -117,3 +123,28 @@ def test_command_line(tmp_path: Path, tweet_texts) -> None:
     main(["--dataset", str(corpus), "--output", str(output), "--capacity", "20000", "--max-documents", "400"])
     vocabulary = NgramVocabulary.load(output)
     assert 100 < len(vocabulary) < 20_000 and vocabulary.counts.min() >= 8
+
+
+def test_with_unigrams_covers_every_ordinary_token(tokenizer, tweet_texts) -> None:
+    from luxical_st.model import build_model
+
+    mined = mine_vocabulary(tweet_texts[:300], tokenizer, capacity=50_000, min_count_multiple=2.0)
+    ordinary = regular_token_ids(tokenizer)
+    vocabulary = tokenizer.get_vocab()
+    assert len(ordinary) == 30522 - 999 and vocabulary["[CLS]"] not in ordinary
+    assert vocabulary["[unused0]"] not in ordinary and vocabulary["##ing"] in ordinary
+    full = mined.with_unigrams(ordinary)
+    unigrams = full.ngrams[(full.ngrams[:, 1:] == -1).all(axis=1), 0]
+    assert set(unigrams.tolist()) == set(ordinary.tolist())
+    mined_unigrams = mined.ngrams[(mined.ngrams[:, 1:] == -1).all(axis=1), 0]
+    assert len(full) == len(mined) + len(np.setdiff1d(ordinary, mined_unigrams))
+    # mined rows keep their counts; added ones come first with count 1
+    added = len(full) - len(mined)
+    assert (full.counts[:added] == 1).all() and np.array_equal(full.counts[added:], mined.counts)
+    assert full.with_unigrams(ordinary).ngrams.shape == full.ngrams.shape  # idempotent
+    # a word the tweets never contain now gets a non-zero TF-IDF vector
+    word = "archbishop"
+    assert not set(tokenizer.encode(word, add_special_tokens=False).ids) <= set(mined.ngrams[:, 0].tolist())
+    model = build_model(tokenizer, full.ngrams, full.idf, layer_sizes=(8, 4))
+    features = model.preprocess([word])
+    assert features["input_ids"].numel() >= 1

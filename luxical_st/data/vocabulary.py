@@ -89,6 +89,23 @@ class NgramVocabulary:
     def idf(self) -> np.ndarray:
         return idf_from_counts(self.counts)
 
+    def with_unigrams(self, token_ids: np.ndarray) -> NgramVocabulary:
+        """This vocabulary plus every token of `token_ids` that is not yet a unigram of it.
+
+        The added unigrams get count 1 (rarer than anything mined, the highest IDF) and come first,
+        keeping rows in ascending order of count. A text made only of tokens the corpus never
+        showed still gets features, which a teacher-seeded n-gram table can give meaning.
+        """
+        token_ids = np.unique(np.asarray(token_ids, dtype=np.int64))
+        unigrams = self.ngrams[(self.ngrams[:, 1:] == PAD).all(axis=1), 0]
+        missing = np.setdiff1d(token_ids, unigrams)
+        added = np.full((missing.size, self.max_ngram_length), PAD, dtype=np.int32)
+        added[:, 0] = missing
+        return NgramVocabulary(
+            np.concatenate([added, self.ngrams]),
+            np.concatenate([np.ones(missing.size, dtype=np.int64), self.counts]),
+        )
+
     def save(self, path: str | os.PathLike[str]) -> None:
         """One .npz file (the name is used as given)."""
         with Path(path).open("wb") as handle:
@@ -279,6 +296,21 @@ def select_vocabulary(
         counts.size - start,
     )
     return NgramVocabulary(summary.items[order[start:]], counts[start:])
+
+
+def regular_token_ids(tokenizer: tokenizers.Tokenizer) -> np.ndarray:
+    """Ids of the tokenizer's ordinary tokens: no added/special tokens, no "[unusedN]"-style slots."""
+    added = set(tokenizer.get_vocab(with_added_tokens=True)) - set(
+        tokenizer.get_vocab(with_added_tokens=False)
+    )
+    return np.array(
+        sorted(
+            index
+            for token, index in tokenizer.get_vocab(with_added_tokens=False).items()
+            if token not in added and not (token.startswith("[") and token.endswith("]"))
+        ),
+        dtype=np.int64,
+    )
 
 
 def _token_batches(
