@@ -78,6 +78,11 @@ def test_tiny_run_saves_a_loadable_trained_model(finished_run: Path, tweet_texts
     assert config.model.teacher_init  # the n-gram table was seeded from the teacher's token embeddings
     token_embeddings = np.load(finished_run / TOKEN_EMBEDDINGS_FILE)
     assert token_embeddings.shape == (model[0].tokenizer.get_vocab_size(), 384)
+    # all_unigrams: every ordinary WordPiece token is a feature, whether the corpus showed it or not
+    from luxical_st.data.vocabulary import regular_token_ids
+
+    assert config.vocabulary.all_unigrams
+    assert model[0].num_features >= len(regular_token_ids(model[0].tokenizer)) > 29_000
 
     log = json.loads((model_dir / LOG_FILE).read_text())
     documents = len(load_teacher_targets(finished_run / TARGETS_DIR))
