@@ -14,20 +14,17 @@ import torch
 from sentence_transformers import SentenceTransformer
 from tokenizers import Tokenizer
 
-from luxical_st.modules import NgramTfidf
-
-PAD = -1
+from luxical_st.data.vocabulary import regular_token_ids
+from luxical_st.modules import PAD_TOKEN, NgramTfidf
 
 
 def token_strings(tokenizer: Tokenizer) -> list[str]:
     """The text the teacher embeds for each token id: the token itself, a "##" continuation piece
     without its marker; "" for special and [unusedN] tokens, which never occur in n-grams."""
-    vocabulary = tokenizer.get_vocab(with_added_tokens=True)
-    added = set(vocabulary) - set(tokenizer.get_vocab(with_added_tokens=False))
-    strings = [""] * (max(vocabulary.values()) + 1)
-    for token, index in vocabulary.items():
-        if token in added or (token.startswith("[") and token.endswith("]")):
-            continue
+    token_of = {index: token for token, index in tokenizer.get_vocab(with_added_tokens=True).items()}
+    strings = [""] * (max(token_of) + 1)
+    for index in regular_token_ids(tokenizer):
+        token = token_of[int(index)]
         strings[index] = token[2:] if token.startswith("##") and len(token) > 2 else token
     return strings
 
@@ -69,7 +66,7 @@ def ngram_embeddings(ngrams: np.ndarray, token_embeddings: np.ndarray) -> np.nda
         raise ValueError(
             f"n-gram token id {int(ngrams.max())} is outside the {len(token_embeddings)} token embeddings"
         )
-    present = ngrams != PAD
+    present = ngrams != PAD_TOKEN
     sums = np.zeros((len(ngrams), token_embeddings.shape[1]), dtype=np.float32)
     for position in range(ngrams.shape[1]):
         rows = np.flatnonzero(present[:, position])
