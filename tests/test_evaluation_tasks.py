@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from luxical_st.evaluation import tasks
+from luxical_st.evaluation import document_tasks, perturb, sources, tasks
 
 
 def loaded(name: str) -> Any:
@@ -17,27 +17,27 @@ def loaded(name: str) -> Any:
 
 
 def test_lee_pairs_are_the_upper_triangle_of_50_documents() -> None:
-    pairs = tasks.lee_pairs()
+    pairs = sources.lee_pairs()
     assert len(pairs) == 1225
     assert all(0.0 <= score <= 1.0 for _, _, score in pairs)
     assert len({first for first, _, _ in pairs} | {second for _, second, _ in pairs}) == 50
 
 
 def test_word_pair_files() -> None:
-    simlex, wordsim = tasks.word_pairs("simlex999.txt"), tasks.word_pairs("wordsim353.tsv")
+    simlex, wordsim = sources.word_pairs("simlex999.txt"), sources.word_pairs("wordsim353.tsv")
     assert (len(simlex), len(wordsim)) == (999, 353)
     assert simlex[0] == ("old", "new", 1.58)
     assert all(0 <= score <= 10 and " " not in first for first, _, score in simlex + wordsim)
 
 
 def test_rotten_tomatoes_drops_plot_synopses() -> None:
-    texts, labels = tasks.rotten_tomatoes_reviews()
+    texts, labels = sources.rotten_tomatoes_reviews()
     assert (len(texts), sum(labels)) == (12808, 7403)
     assert set(labels) == {0, 1}
 
 
 def test_wordnet_glosses_and_examples_are_separated() -> None:
-    synsets = tasks.wordnet_synsets()
+    synsets = sources.wordnet_synsets()
     assert len(synsets) == 117659 - 20  # all but the 20 glosses with unbalanced quotes
     by_id = {synset_id: (gloss, examples) for synset_id, gloss, examples in synsets}
     gloss, examples = by_id["noun-00003553"]
@@ -48,7 +48,7 @@ def test_wordnet_glosses_and_examples_are_separated() -> None:
 
 def test_missing_package_names_the_install_command() -> None:
     with pytest.raises(FileNotFoundError, match="pip install"):
-        tasks.package_dir("no_such_package_for_luxical")
+        sources.package_dir("no_such_package_for_luxical")
 
 
 @pytest.mark.parametrize(
@@ -103,3 +103,81 @@ def test_all_tasks_have_citable_metadata() -> None:
 def test_unknown_task_name_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="NoSuchTask"):
         tasks.offline_tasks(["NoSuchTask"])
+
+
+@pytest.mark.parametrize(
+    ("name", "sizes"),
+    [
+        ("NewsOutletClassification", {"train": 900, "test": 900}),
+        ("WikipediaTopicClassification", {"train": 1100, "test": 1100}),
+        ("WikipediaTopicClustering", {"test": 2200}),
+        ("NewsNearDuplicates", {"test": 1200}),
+    ],
+)
+def test_document_task_sizes(name: str, sizes: dict[str, int]) -> None:
+    dataset = loaded(name)
+    assert {split: len(dataset[split]) for split in sizes} == sizes
+
+
+def test_document_classification_splits_are_balanced_and_disjoint() -> None:
+    dataset = loaded("NewsOutletClassification")
+    train, test = dataset["train"], dataset["test"]
+    assert not set(train["text"]) & set(test["text"])
+    assert set(test["label"]) == set(range(9))
+    assert all(list(test["label"]).count(label) == 100 for label in range(9))
+    assert min(len(text.split()) for text in test["text"]) >= document_tasks.MIN_ARTICLE_WORDS
+
+
+def test_near_duplicates_pair_real_copies_and_different_articles() -> None:
+    data = loaded("NewsNearDuplicates")["test"]
+    labels = list(data["labels"])
+    assert labels.count(1) == labels.count(0) == 600
+    pairs = list(zip(data["sentence1"], data["sentence2"], labels, strict=True))
+    assert all(first != second for first, second, _ in pairs)
+    overlap = [len(set(a.split()) & set(b.split())) / len(set(a.split())) for a, b, _ in pairs]
+    copies = [value for value, (_, _, label) in zip(overlap, pairs, strict=True) if label]
+    others = [value for value, (_, _, label) in zip(overlap, pairs, strict=True) if not label]
+    assert sum(copies) / len(copies) > 2 * sum(others) / len(others)
+
+
+def test_perturbations_change_text_deterministically() -> None:
+    import random
+
+    text = sources.news_articles()[10].text
+    for name, make_copy in perturb.NEAR_DUPLICATE_KINDS.items():
+        first, second = make_copy(text, random.Random(1)), make_copy(text, random.Random(1))
+        assert first == second and first != text, name
+    assert " ".join(text.split()).startswith(perturb.truncate(text, random.Random(0)))
+
+
+@pytest.mark.parametrize(
+    ("name", "queries", "documents"),
+    [
+        ("NewsHalvesRetrieval", 800, 2000),
+        ("NewsTitleRetrieval", 800, 2000),
+        ("WikipediaDescriptionRetrieval", 1000, 4000),
+    ],
+)
+def test_document_retrieval_layout(name: str, queries: int, documents: int) -> None:
+    split = loaded(name)["default"]["test"]
+    corpus = dict(zip(split["corpus"]["id"], split["corpus"]["text"], strict=True))
+    assert (len(split["queries"]), len(corpus)) == (queries, documents)
+    assert set(split["relevant_docs"]) == set(split["queries"]["id"])
+    for query, text in zip(split["queries"]["id"], split["queries"]["text"], strict=True):
+        (document,) = split["relevant_docs"][query]
+        assert document in corpus and text and text != corpus[document]
+
+
+def test_news_halves_cut_at_a_sentence_boundary() -> None:
+    text = sources.news_articles()[3].text
+    first, second = document_tasks.halves(text)
+    assert f"{first} {second}".split() == text.split()
+    assert first.rstrip()[-1] in ".!?\"'\u201d)" and len(first.split()) >= len(text.split()) / 2
+
+
+def test_every_task_has_a_category_and_words_are_not_the_headline() -> None:
+    categories = {task.metadata.name: tasks.task_category(task.metadata.name) for task in tasks.OFFLINE_TASKS}
+    assert all(categories.values())
+    assert {categories["SimLex999"], categories["WordSim353"]} == {"words"}
+    assert sum(category != "words" for category in categories.values()) >= 10
+    assert tasks.task_category("STS12") is None

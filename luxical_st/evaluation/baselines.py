@@ -17,7 +17,6 @@ import torch
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules.module import Module
 from tokenizers import Tokenizer
-from tqdm.auto import tqdm
 
 from luxical_st.modules import NgramTfidf
 
@@ -49,38 +48,50 @@ class DenseTfidf(Module):
         raise NotImplementedError("the TF-IDF baseline is rebuilt by evaluate.py, not saved")
 
 
-def unigram_idf(token_ids: Iterable[list[int]], vocabulary_size: int) -> np.ndarray:
-    """Luxical's pseudo-IDF `ln(total) - ln(count)` of every token id, counts add-one smoothed so
-    that tokens unseen in the corpus still count (as the rarest)."""
-    counts = np.ones(vocabulary_size, dtype=np.float64)
-    for ids in token_ids:
-        np.add.at(counts, np.asarray(ids, dtype=np.int64), 1.0)
-    return (np.log(counts.sum()) - np.log(counts)).astype(np.float32)
+TFIDF_MAX_NGRAM_LENGTH = 5
+TFIDF_MIN_COUNT = 3
+TFIDF_MAX_FEATURES = 200_000
+TFIDF_CAPACITY = 8_000_000
 
 
-def tfidf_baseline(texts: Iterable[str], tokenizer: Tokenizer | None = None, batch_size: int = 2000) -> Any:
-    """A SentenceTransformer whose embedding is the L2-normalised TF-IDF row over single WordPiece
-    tokens, with IDF counted on `texts` (the Luxical tokenizer by default)."""
+def tfidf_model(tfidf: NgramTfidf) -> SentenceTransformer:
+    """The sparse TF-IDF row of an `NgramTfidf` module as a (dense) embedding: no network after it."""
+    return SentenceTransformer(modules=[tfidf, DenseTfidf(tfidf.num_features)], device="cpu")
+
+
+def tfidf_baseline(
+    texts: Iterable[str],
+    tokenizer: Tokenizer | None = None,
+    *,
+    max_ngram_length: int = TFIDF_MAX_NGRAM_LENGTH,
+    min_count: int = TFIDF_MIN_COUNT,
+    max_features: int = TFIDF_MAX_FEATURES,
+) -> SentenceTransformer:
+    """Sparse TF-IDF over WordPiece 1..`max_ngram_length`-grams with Luxical's IDF, both counted on
+    `texts`: n-grams seen at least `min_count` times (at most `max_features`, the most frequent) plus
+    every ordinary WordPiece token. With the quickstart corpus this is the quickstart student's own
+    input, with no network after it."""
+    from luxical_st.data.vocabulary import mine_vocabulary, regular_token_ids
     from luxical_st.tokenizer import load_wordpiece_tokenizer
 
     tokenizer = tokenizer or load_wordpiece_tokenizer()
-    size = tokenizer.get_vocab_size(with_added_tokens=True)
-    special = {index for token, index in tokenizer.get_vocab().items() if token.startswith("[")}
-    tokens = np.array([index for index in range(size) if index not in special], dtype=np.int64)
-    counter = NgramTfidf(tokenizer, tokens[:, None], np.zeros(len(tokens), dtype=np.float32), 1)
+    vocabulary = mine_vocabulary(
+        texts,
+        tokenizer,
+        capacity=TFIDF_CAPACITY,
+        max_ngram_length=max_ngram_length,
+        min_count_multiple=float(min_count),
+        max_vocabulary_size=max_features,
+    ).with_unigrams(regular_token_ids(tokenizer))
+    return tfidf_model(NgramTfidf(tokenizer, vocabulary.ngrams, vocabulary.idf, max_ngram_length))
 
-    def token_batches() -> Iterable[list[int]]:
-        batch: list[str] = []
-        for text in tqdm(texts, desc="TF-IDF baseline: counting tokens", unit="doc"):
-            batch.append(text)
-            if len(batch) == batch_size:
-                yield from counter.token_ids(batch)
-                batch = []
-        yield from counter.token_ids(batch)
 
-    idf = unigram_idf(token_batches(), size)[tokens]
-    tfidf = NgramTfidf(tokenizer, tokens[:, None], idf, 1)
-    return SentenceTransformer(modules=[tfidf, DenseTfidf(tfidf.num_features)], device="cpu")
+def luxical_tfidf_baseline(model_path: str) -> SentenceTransformer:
+    """The TF-IDF input of a saved Luxical model (its vocabulary and IDF): what its MLP adds to."""
+    luxical = SentenceTransformer(model_path, device="cpu", trust_remote_code=True)
+    if type(luxical[0]).__name__ != NgramTfidf.__name__:
+        raise ValueError(f"{model_path} is not a Luxical model (it does not start with NgramTfidf)")
+    return tfidf_model(luxical[0])  # type: ignore[arg-type]
 
 
 def model2vec_baseline(teacher: str | None = None, pca_dims: int = 256) -> Any:
@@ -113,6 +124,7 @@ BASELINES: dict[str, Callable[[], Any]] = {
     "tfidf": lambda: tfidf_baseline(_quickstart_texts()),
     "model2vec": model2vec_baseline,
 }
+"""`baseline:NAME`; `baseline:tfidf:PATH` is the TF-IDF input of the Luxical model at PATH."""
 
 
 def is_baseline(spec: str) -> bool:
@@ -120,10 +132,15 @@ def is_baseline(spec: str) -> bool:
 
 
 def build_baseline(spec: str) -> Any:
-    """The model a `baseline:NAME` spec names."""
-    name = spec[len(BASELINE_PREFIX) :]
-    if name not in BASELINES:
-        raise ValueError(f"unknown baseline {name!r} in {spec!r}; choose one of {sorted(BASELINES)}")
+    """The model a `baseline:NAME` (or `baseline:tfidf:PATH`) spec names."""
+    name, _, argument = spec[len(BASELINE_PREFIX) :].partition(":")
+    if name == "tfidf" and argument:
+        return luxical_tfidf_baseline(argument)
+    if name not in BASELINES or argument:
+        raise ValueError(
+            f"unknown baseline {spec[len(BASELINE_PREFIX) :]!r} in {spec!r}; choose one of "
+            f"{sorted(BASELINES)} or tfidf:PATH"
+        )
     return BASELINES[name]()
 
 

@@ -24,7 +24,7 @@ from sentence_transformers import SentenceTransformer
 from torch.utils.data import DataLoader
 
 from luxical_st.evaluation.baselines import build_baseline, is_baseline, model_revision
-from luxical_st.evaluation.tasks import OFFLINE_TASKS, offline_tasks
+from luxical_st.evaluation.tasks import OFFLINE_TASKS, offline_tasks, task_category
 
 LUXICAL_LICENSE = "apache-2.0"
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
@@ -221,6 +221,7 @@ def run_mteb(
             "main_score": float(task_result.get_score()),
             "metric": metadata.main_score,
             "type": metadata.type,
+            "category": task_category(task_result.task_name),
             "scores": task_result.scores,
         }
     return scores

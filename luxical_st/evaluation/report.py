@@ -33,15 +33,49 @@ def task_names(results: dict[str, Any]) -> list[str]:
     return list(names)
 
 
-def mteb_average(results: dict[str, Any], model: str) -> float | None:
-    """Mean main score over all tasks; None unless the model has a score for every task. An undefined
-    score (NaN: e.g. TF-IDF gives every pair of distinct words similarity 0, so no rank correlation
-    exists) counts as 0, the score of a model that cannot rank at all."""
+WORD_CATEGORY = "words"
+"""Single-word similarity: shown, but left out of the overall average (documents are the headline)."""
+
+
+def task_categories(results: dict[str, Any]) -> dict[str, str]:
+    """Task -> category (as `run_mteb` recorded it; the mteb type for tasks without one)."""
+    categories: dict[str, str] = {}
+    for scores in (results.get("mteb") or {}).values():
+        for task, entry in scores.items():
+            categories.setdefault(task, str(entry.get("category") or entry.get("type") or "other"))
+    return categories
+
+
+def _main_score(entry: dict[str, Any]) -> float:
+    """An undefined score (NaN: e.g. TF-IDF gives every pair of distinct words similarity 0, so no rank
+    correlation exists) counts as 0, the score of a model that cannot rank at all."""
+    return float(np.nan_to_num(entry["main_score"], nan=0.0))
+
+
+def category_scores(results: dict[str, Any], model: str) -> dict[str, float | None]:
+    """Mean main score per category (None where the model lacks a task of that category)."""
     scores = (results.get("mteb") or {}).get(model, {})
-    tasks = task_names(results)
-    if not tasks or any(task not in scores for task in tasks):
+    by_category: dict[str, list[str]] = {}
+    for task, category in task_categories(results).items():
+        by_category.setdefault(category, []).append(task)
+    return {
+        category: (
+            float(np.mean([_main_score(scores[task]) for task in tasks]))
+            if all(task in scores for task in tasks)
+            else None
+        )
+        for category, tasks in by_category.items()
+    }
+
+
+def mteb_average(results: dict[str, Any], model: str) -> float | None:
+    """The overall score: the mean of the category means ("words" left out unless it is all there is);
+    None unless the model has a score for every task."""
+    categories = category_scores(results, model)
+    headline = {name: value for name, value in categories.items() if name != WORD_CATEGORY} or categories
+    if not headline or any(value is None for value in headline.values()):
         return None
-    return float(np.mean(np.nan_to_num([scores[task]["main_score"] for task in tasks], nan=0.0)))
+    return float(np.mean([value for value in headline.values() if value is not None]))
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -49,23 +83,23 @@ def _number(value: float | None, digits: int = 3) -> str:
 
 
 def markdown_table(results: dict[str, Any]) -> str:
-    """Rows = models; columns = task main scores, their average, edu AUCs and speed. A second table
-    lists every edu classifier, fastText included, with AUC and inference seconds per 40k docs."""
-    tasks = task_names(results)
+    """Rows = models; columns = category means, the overall score, edu AUCs and speed. Then one row
+    per task with every model's main score, and the edu classifiers (fastText included) with AUC
+    and inference seconds per 40k docs."""
+    categories = list(dict.fromkeys(task_categories(results).values()))
     edu = results.get("edu")
     speed = results.get("speed") or {}
-    metrics = {task: next(s[task]["metric"] for s in results["mteb"].values() if task in s) for task in tasks}
-    header = ["model", "params", "dim", *(f"{task} ({metrics[task]})" for task in tasks)]
-    header += ["average"] if tasks else []
+    header = ["model", "params", "dim", *categories]
+    header += ["overall"] if categories else []
     header += ["edu AUC logreg", "edu AUC MLP"] if edu else []
     header += ["docs/s", "MiB/s", "x first"] if speed else []
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for model, info in results["models"].items():
         facts = info.get("facts", {})
         row = [model, f"{facts.get('n_parameters', 0) / 1e6:.1f}M", str(facts.get("embed_dim", "-"))]
-        scores = (results.get("mteb") or {}).get(model, {})
-        row += [_number(scores[task]["main_score"]) if task in scores else "-" for task in tasks]
-        row += [_number(mteb_average(results, model))] if tasks else []
+        by_category = category_scores(results, model)
+        row += [_number(by_category.get(category)) for category in categories]
+        row += [_number(mteb_average(results, model))] if categories else []
         if edu:
             classifiers = edu["models"].get(model, {})
             row += [_number(classifiers.get(name, {}).get("auc")) for name in ("logreg", "mlp")]
@@ -77,9 +111,49 @@ def markdown_table(results: dict[str, Any]) -> str:
                 else ["-"] * 3
             )
         lines.append("| " + " | ".join(row) + " |")
+    if categories:
+        lines += ["", task_table(results)]
     if edu:
         lines += ["", edu_table(edu)]
     return "\n".join(lines) + "\n"
+
+
+def task_table(results: dict[str, Any]) -> str:
+    """One row per task (category, metric) with every model's main score."""
+    models = list(results["models"])
+    mteb = results.get("mteb") or {}
+    lines = ["| task | category | metric | " + " | ".join(models) + " |", "|" + "---|" * (3 + len(models))]
+    for task, category in task_categories(results).items():
+        metric = next(scores[task]["metric"] for scores in mteb.values() if task in scores)
+        row = [task, category, metric]
+        row += [_number(mteb.get(m, {}).get(task, {}).get("main_score")) for m in models]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def plot_categories(results: dict[str, Any], path: str | Path) -> Path:
+    """Grouped bars: every model's mean score per category, and the overall score."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = [m for m in results["models"] if (results.get("mteb") or {}).get(m)]
+    categories = [*dict.fromkeys(task_categories(results).values()), "overall"]
+    colors = model_colors(list(results["models"]))
+    width = 0.8 / max(len(models), 1)
+    figure, axis = plt.subplots(figsize=(max(8, 1.3 * len(categories)), 4.5))
+    for index, model in enumerate(models):
+        values = {**category_scores(results, model), "overall": mteb_average(results, model)}
+        heights = [values.get(c) or 0.0 for c in categories]
+        positions = np.arange(len(categories)) + (index - (len(models) - 1) / 2) * width
+        axis.bar(positions, heights, width, label=model, color=colors[model])
+    axis.set_xticks(np.arange(len(categories)), [c.replace(" ", "\n", 1) for c in categories], fontsize=7)
+    axis.set_ylabel("mean main score")
+    axis.legend(fontsize=7)
+    axis.grid(True, axis="y", alpha=0.3)
+    figure.suptitle("Offline suite by category (overall: mean of categories, words left out)")
+    return _save(figure, path)
 
 
 def edu_table(edu: dict[str, Any]) -> str:
@@ -192,6 +266,8 @@ def write_report(results: dict[str, Any], output_dir: str | Path) -> dict[str, P
     markdown = folder / "results.md"
     markdown.write_text(markdown_table(results), encoding="utf-8")
     written["markdown"] = markdown
+    if task_categories(results):
+        written["categories"] = plot_categories(results, folder / "categories.png")
     if results.get("edu"):
         written["roc"] = plot_roc(results["edu"], folder / "edu_roc.png")
     has_mteb_speed = results.get("speed") and any(

