@@ -194,16 +194,27 @@ def test_odd_unicode_and_control_characters_embed(model, edge_texts):
     assert np.isfinite(embeddings).all()
 
 
-def test_ten_megabyte_document_fits_in_a_few_hundred_megabytes(saved, news_texts, tmp_path):
-    text = "\n".join(news_texts)
-    text = (text * (10 * 2**20 // len(text) + 1))[: 10 * 2**20]
-    (tmp_path / "big.txt").write_text(text)
+@pytest.mark.parametrize("kind", ["english", "one run", "cjk", "no whitespace"])
+def test_ten_megabyte_document_fits_in_a_few_hundred_megabytes(saved, news_texts, tmp_path, kind):
+    """10 MB documents with and without whitespace: plain English, one 10 MB token run, CJK text
+    (3-byte characters), and English with its whitespace removed (cut at punctuation)."""
+    text = {
+        "english": "\n".join(news_texts),
+        "one run": "a",
+        "cjk": "日本語のテキストと中文文本。",
+        "no whitespace": "".join("".join(news_texts).split()),
+    }[kind]
+    size = 10 * 2**20 // len(text[0].encode("utf-8"))
+    text = (text * (size // len(text) + 1))[:size]
+    if kind != "english":  # after real English words, so that the embedding is not all zero
+        text = news_texts[0] + " " + text
+    (tmp_path / "big.txt").write_text(text, encoding="utf-8")
     result = run_without_luxical_st(
         f"""
         import resource, numpy as np
         from sentence_transformers import SentenceTransformer
         model = SentenceTransformer({str(saved)!r}, trust_remote_code=True)
-        text = open({str(tmp_path / "big.txt")!r}).read()
+        text = open({str(tmp_path / "big.txt")!r}, encoding="utf-8").read()
         model.encode(["warm-up text"])
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         embedding = model.encode([text])

@@ -74,3 +74,50 @@ def test_passthrough_characters_are_untouched_by_bert_normalisation(tokenizer):
 def test_broken_encoding_marks_are_dropped_like_the_normaliser_does(encoder, tokenizer):
     texts = ["caf\ufffd au lait", "\ufffd\ufffdstart", "mid\ufffddle “quoted” — text…"]
     assert encoder.encode(texts) == reference_ids(tokenizer, texts)
+
+
+def test_long_texts_without_whitespace_are_cut_at_punctuation_and_cjk(tokenizer):
+    encoder = WordPieceEncoder(tokenizer, piece_chars=50)
+    parts = encoder.split("word," * 100 + "中文" * 100)
+    assert all(isinstance(part, str) and len(part) <= 100 for part in parts)
+    assert "".join(parts) == "word," * 100 + "中文" * 100  # type: ignore[arg-type]
+    # never inside an added token, whatever its case
+    for text in ("[CLS]" * 100, "x[cLs]" * 100, "[MASK]" * 100):
+        parts = encoder.split(text)
+        assert len(parts) > 1 and all(part.endswith("]") for part in parts[:-1])  # type: ignore[union-attr]
+
+
+def test_a_run_longer_than_a_wordpiece_word_is_one_unknown_token(tokenizer):
+    encoder = WordPieceEncoder(tokenizer, piece_chars=50)
+    unknown = tokenizer.token_to_id("[UNK]")
+    text = "start " + "a" * 5000 + " end"
+    assert [part for part in encoder.split(text) if isinstance(part, list)] == [[unknown]]
+    assert encoder.encode([text]) == reference_ids(tokenizer, [text])
+
+
+def test_piecewise_cuts_keep_ids_identical_on_random_unicode(tokenizer, news_texts):
+    """Random runs of letters, punctuation, CJK, Unicode spaces, controls, accents and added tokens,
+    cut into 50-character pieces, give the tokenizer's own ids."""
+    small_pieces = WordPieceEncoder(tokenizer, piece_chars=50)
+    rng = random.Random(1)
+    alphabet = list("abcdeXYZé.,!?-'[]()中文日本語ひらがな \t\n\u3000\xa0\u2028\u0301\x00\x0b\ufffd—“”") + [
+        "[CLS]",
+        "[sep]",
+        "[MASK]",
+        "x" * 40,
+    ]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 400))) for _ in range(300)]
+    texts += [
+        "a" * 500,
+        "中" * 400,
+        "x[CLS]" * 100,
+        "a" * 120 + "\x00" * 200 + "b",  # a long raw run that normalises to a short word
+        "\x00" * 300 + "ab",
+        "a\u0301" * 150,
+        "ab.cd" * 100,
+        "x" * 60 + "\x0b" * 1000 + "y" * 30,
+        "Ünïcödé" * 40,
+        "\ufffd" * 120 + "a" * 10,
+        news_texts[0].replace(" ", ""),
+    ]
+    assert small_pieces.encode(texts) == reference_ids(tokenizer, texts)

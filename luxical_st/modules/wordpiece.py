@@ -4,8 +4,12 @@
   punctuation, BertNormalizer only lowercases (no accents, CJK or controls occur; tab/newline are
   split on anyway), and `str.lower` does that far cheaper than the normaliser's per-character
   alignment bookkeeping. The ids are identical (tests compare both paths on real and random text).
-- Texts longer than `piece_chars` are tokenized in pieces cut after a space, tab or newline, which
-  no WordPiece pre-tokenizer merges across, so a 10 MB document never becomes one giant Encoding.
+- Texts longer than `piece_chars` are tokenized in pieces, so a 10 MB document never becomes one giant
+  Encoding. Pieces end after a space, tab or newline, which no WordPiece pre-tokenizer merges across;
+  with BERT's normaliser and pre-tokenizer also after any character they always separate (punctuation,
+  other Unicode spaces, CJK ideographs), outside added tokens such as "[CLS]". A run without any such
+  character that is longer than WordPiece's longest word becomes the one unknown token WordPiece gives
+  it, without tokenizing it. Pieces are encoded a few MB at a time.
 - Lone surrogates, which cannot cross into Rust, become U+FFFD (the replacement character).
 
 Kept free of luxical_st imports: this file is copied into saved models as remote code.
@@ -15,7 +19,10 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+import unicodedata
 from collections.abc import Sequence
+from functools import cache
 
 from tokenizers import Tokenizer, normalizers
 
@@ -29,6 +36,19 @@ PASSTHROUGH_CHARACTERS = "‘’‚‛“”„‟–—―…•′″‹›«�
 # A character that sends text down the normaliser's path: ASCII controls other than tab, newline and
 # return (the normaliser deletes them), and anything non-ASCII outside the passthrough set.
 _NEEDS_NORMALIZER = re.compile(f"[^\\t\\n\\r\\x20-\\x7e{PASSTHROUGH_CHARACTERS}]")
+# CJK ideographs, which BertNormalizer(handle_chinese_chars) surrounds with spaces.
+_CJK_RANGES = (
+    (0x4E00, 0x9FFF),
+    (0x3400, 0x4DBF),
+    (0x20000, 0x2A6DF),
+    (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F),
+    (0x2B920, 0x2CEAF),
+    (0xF900, 0xFAFF),
+    (0x2F800, 0x2FA1F),
+)
+# Characters of pieces encoded per tokenizer call: bounds the memory of the Encodings alive at once.
+_CHARS_PER_CALL = 1 << 22
 
 
 class WordPieceEncoder:
@@ -48,28 +68,121 @@ class WordPieceEncoder:
         added = [
             re.escape(token["content"]) for token in state.get("added_tokens", []) if token.get("content")
         ]
+        added.sort(key=len, reverse=True)  # the longest token that matches at a position wins
         self._added_token = re.compile("|".join(added), re.IGNORECASE) if added else None
+        self._longest_added = max(
+            (len(token["content"]) for token in state.get("added_tokens", [])), default=0
+        )
         if normalizer.get("type") == "BertNormalizer" and normalizer.get("clean_text", True):
             self._ascii_tokenizer = Tokenizer.from_str(tokenizer.to_str())
             self._ascii_tokenizer.normalizer = normalizers.Sequence([])
+        # Cut points beyond whitespace need BERT's normaliser, pre-tokenizer and WordPiece model.
+        self._boundary: re.Pattern[str] | None = None
+        model = state.get("model") or {}
+        pre_tokenizer = state.get("pre_tokenizer") or {}
+        unknown = tokenizer.token_to_id(str(model.get("unk_token")))
+        if (
+            self._ascii_tokenizer is not None
+            and pre_tokenizer.get("type") == "BertPreTokenizer"
+            and model.get("type") == "WordPiece"
+            and unknown is not None
+        ):
+            self._boundary = _bert_boundaries(bool(normalizer.get("handle_chinese_chars", True)))
+            self._unknown_id = int(unknown)
+            self._max_word_chars = int(model.get("max_input_chars_per_word", 100))
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text (all of them: no truncation)."""
-        pieces, owner = [], []
+        if all(len(text) <= self.piece_chars for text in texts):
+            return self._encode_in_calls(list(texts))
+        pieces: list[str] = []
+        owner: list[int] = []
+        known: dict[int, list[int]] = {}  # piece index -> ids found without tokenizing it
         for i, text in enumerate(texts):
-            if len(text) <= self.piece_chars:
-                pieces.append(text)
+            parts: list[str | list[int]] = [text] if len(text) <= self.piece_chars else self.split(text)
+            for part in parts:
+                if isinstance(part, list):
+                    known[len(pieces)] = part
+                    part = ""
+                pieces.append(part)
                 owner.append(i)
-            else:
-                for piece in split_at_whitespace(text, self.piece_chars):
-                    pieces.append(piece)
-                    owner.append(i)
-        piece_ids = self._encode_pieces(pieces)
-        if len(pieces) == len(texts):
-            return piece_ids
         ids: list[list[int]] = [[] for _ in texts]
-        for i, row in zip(owner, piece_ids, strict=True):
-            ids[i].extend(row)
+        for index, (i, row) in enumerate(zip(owner, self._encode_in_calls(pieces), strict=True)):
+            ids[i].extend(known.get(index, row))
+        return ids
+
+    def split(self, text: str) -> list[str | list[int]]:
+        """`text` as pieces of about `piece_chars` characters whose ids concatenate to the text's ids;
+        a run too long to be a WordPiece word comes as its ids (one unknown token) instead."""
+        if self._boundary is None:
+            return list(split_at_whitespace(text, self.piece_chars))
+        size, start = self.piece_chars, 0
+        parts: list[str | list[int]] = []
+        while len(text) - start > size:
+            position = start + size - 1
+            cut = self._find_cut(text, position, position + size)
+            if cut is not None:
+                parts.append(text[start:cut])
+                start = cut
+                continue
+            # No cut point in `size` characters: one word, [UNK] to WordPiece once long enough.
+            word_start = start
+            for match in self._boundary.finditer(text, start, position):
+                if self._is_safe_cut(text, match.end()):
+                    word_start = match.end()
+            if word_start > start:
+                parts.append(text[start:word_start])
+            end = self._boundary.search(text, position + size)
+            word_end = len(text) if end is None else end.start()
+            parts.append(self._long_word_ids(text[word_start:word_end]))
+            start = word_end
+        parts.append(text[start:])
+        return [part for part in parts if len(part)]
+
+    def _find_cut(self, text: str, begin: int, stop: int) -> int | None:
+        assert self._boundary is not None
+        for match in self._boundary.finditer(text, begin, stop):
+            if self._is_safe_cut(text, match.end()):
+                return match.end()
+        return None
+
+    def _is_safe_cut(self, text: str, cut: int) -> bool:
+        """Whether no added token (matched before normalisation, any case) spans position `cut`."""
+        if self._added_token is None:
+            return True
+        for begin in range(max(0, cut - self._longest_added + 1), cut):
+            match = self._added_token.match(text, begin)
+            if match is not None and match.end() > cut:
+                return False
+        return True
+
+    def _long_word_ids(self, word: str) -> list[int]:
+        """Ids of one pre-tokenizer word of more than `piece_chars` characters, normalised in chunks."""
+        assert self._ascii_tokenizer is not None and self.tokenizer.normalizer is not None
+        normalized, length, begin = [], 0, 0
+        while begin < len(word):
+            end = min(begin + self.piece_chars, len(word))
+            while end < len(word) and unicodedata.combining(word[end]):
+                end += 1  # keep combining marks with their base (canonical reordering)
+            chunk = self.tokenizer.normalizer.normalize_str(_SURROGATE.sub("\ufffd", word[begin:end]))
+            length += len(chunk)
+            if length <= self._max_word_chars:
+                normalized.append(chunk)
+            begin = end
+        if length > self._max_word_chars:
+            return [self._unknown_id]
+        if not length:
+            return []
+        return self._ascii_tokenizer.encode("".join(normalized), add_special_tokens=False).ids
+
+    def _encode_in_calls(self, pieces: list[str]) -> list[list[int]]:
+        ids: list[list[int]] = []
+        begin, chars = 0, 0
+        for end, piece in enumerate(pieces, 1):
+            chars += len(piece)
+            if chars >= _CHARS_PER_CALL or end == len(pieces):
+                ids += self._encode_pieces(pieces[begin:end])
+                begin, chars = end, 0
         return ids
 
     def _encode_pieces(self, pieces: list[str]) -> list[list[int]]:
@@ -105,6 +218,20 @@ class WordPieceEncoder:
             pieces = [_SURROGATE.sub("\ufffd", piece) for piece in pieces]
             encodings = tokenizer.encode_batch_fast(pieces, add_special_tokens=False)
         return [encoding.ids for encoding in encodings]
+
+
+@cache
+def _bert_boundaries(cjk: bool) -> re.Pattern[str]:
+    """Characters after which BERT's normaliser and pre-tokenizer always end a word: ASCII and Unicode
+    punctuation (each its own word), whitespace (tab, newline and return, Unicode spaces and line
+    separators, which the normaliser turns into spaces) and, with `cjk`, CJK ideographs."""
+    characters = [chr(code) for code in range(0x80, 0x10000) if unicodedata.category(chr(code))[0] == "P"]
+    characters += [chr(code) for code in range(0x80, 0x10000) if unicodedata.category(chr(code)) == "Zs"]
+    characters += ["\u2028", "\u2029"]
+    ranges = [re.escape("".join(characters)), r" \t\n\r!-/:-@\[-`{-~"]
+    if cjk:
+        ranges += [f"{chr(low)}-{chr(high)}" for low, high in _CJK_RANGES if high <= sys.maxunicode]
+    return re.compile(f"[{''.join(ranges)}]")
 
 
 def split_at_whitespace(text: str, size: int) -> list[str]:
