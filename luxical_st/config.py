@@ -215,6 +215,13 @@ class TrainConfig:
     max_steps: int = field(
         default=-1, metadata={"help": "stop after this many steps (required when streaming)"}
     )
+    pooled_documents: int = field(
+        default=0,
+        metadata={
+            "help": "also train on documents rebuilt from up to this many consecutive passages (ids "
+            "`<doc>#<k>`), each with the mean of its passages' teacher rows as target (0 = off)"
+        },
+    )
     streaming: bool = field(default=False, metadata={"help": "stream the teacher targets into training"})
     shuffle_buffer_size: int = field(default=50_000, metadata={"help": "shuffle buffer when streaming"})
     logging_steps: int = field(default=10, metadata={"help": "log loss and learning rate every N steps"})
@@ -280,6 +287,18 @@ class TrainConfig:
             "max_steps",
             "must be set when streaming",
             self.max_steps,
+        )
+        _require(
+            self.pooled_documents == 0 or self.pooled_documents >= 2,
+            "pooled_documents",
+            "must be 0 (off) or at least 2",
+            self.pooled_documents,
+        )
+        _require(
+            not (self.streaming and self.pooled_documents),
+            "pooled_documents",
+            "needs the targets in memory (streaming is set)",
+            self.pooled_documents,
         )
         _require(
             self.dataloader_num_workers >= 0,

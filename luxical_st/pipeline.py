@@ -255,6 +255,18 @@ def training_step(
 
         seed_first_layer(model, token_embeddings, row_norm=config.model.teacher_init_norm)
     targets = load_teacher_targets(targets_dir, streaming=train_config.streaming)
+    if train_config.pooled_documents:
+        import datasets
+
+        from luxical_st.data.documents import pooled_document_targets
+
+        pooled = pooled_document_targets(
+            targets, train_config.pooled_documents, config.teacher.quantization_limit
+        )
+        logger.info(
+            "Pooled documents: %d, of up to %d passages each", len(pooled), train_config.pooled_documents
+        )
+        targets = datasets.concatenate_datasets([targets, pooled])
     dataset = as_training_dataset(targets, train_config)
     loss = build_loss(
         train_config.loss,

