@@ -9,7 +9,11 @@ Kept free of luxical_st imports: this file is copied into saved models as remote
 
 from __future__ import annotations
 
+import json
 import math
+import re
+import shutil
+import warnings
 from collections.abc import Sequence
 from itertools import chain
 from pathlib import Path
@@ -91,6 +95,17 @@ class NgramTfidf(InputModule):
     def max_seq_length(self) -> float:
         return math.inf
 
+    @max_seq_length.setter
+    def max_seq_length(self, value: Any) -> None:
+        if value != math.inf:
+            warnings.warn(
+                f"max_seq_length={value!r} is ignored: a Luxical model reads every token of a document "
+                "(its cost grows linearly, and a 10 MB document fits in a few hundred MB); truncate the "
+                "texts yourself to embed only their beginning",
+                UserWarning,
+                stacklevel=3,
+            )
+
     def get_embedding_dimension(self) -> int:
         return self.num_features
 
@@ -116,7 +131,7 @@ class NgramTfidf(InputModule):
         Within a row, features are sorted and distinct; a text without in-vocabulary n-grams gets an
         empty (all-zero) row.
         """
-        texts = _check_texts(texts)
+        texts = _check_texts(texts, positions=True)
         ids = self.token_ids(texts)
         lengths = np.fromiter((len(row) for row in ids), dtype=np.int64, count=len(ids))
         chunk_of_text = (np.cumsum(lengths) - lengths) // _CHUNK_TOKENS
@@ -163,7 +178,8 @@ class NgramTfidf(InputModule):
         self, inputs: Sequence[Any], prompt: str | None = None, **kwargs: Any
     ) -> dict[str, torch.Tensor]:
         """Texts -> {"input_ids", "offsets", "per_sample_weights"} for `torch.nn.EmbeddingBag`."""
-        texts = _check_texts(inputs)
+        # sentence-transformers hands over a length-sorted batch: an index here is not the caller's.
+        texts = _check_texts(inputs, positions=False)
         if prompt:
             texts = self._prepend_prompt(texts, prompt)
         indices, offsets, weights = self.transform(texts)
@@ -184,6 +200,7 @@ class NgramTfidf(InputModule):
     def save(self, output_path: str, *args: Any, safe_serialization: bool = True, **kwargs: Any) -> None:
         out = Path(output_path)
         out.mkdir(parents=True, exist_ok=True)
+        _remove_previous_model(out)
         self.save_config(output_path)
         save_file(
             {"ngrams": self.ngrams, "idf": self.idf},
@@ -224,7 +241,13 @@ class NgramTfidf(InputModule):
                     f"{model_name_or_path!r} has no {name}: not a complete NgramTfidf model"
                 )
             paths[name] = path
-        config = read_config(paths[CONFIG_FILE], cls.config_keys, FORMAT_VERSION)
+        config = read_config(
+            paths[CONFIG_FILE],
+            cls.config_keys,
+            FORMAT_VERSION,
+            {"max_ngram_length": int, "num_features": int},
+            required=["max_ngram_length"],
+        )
         arrays = read_arrays(paths[ARRAYS_FILE], required=("ngrams", "idf"))
         try:
             tokenizer = Tokenizer.from_file(paths[TOKENIZER_FILE])
@@ -238,7 +261,9 @@ class NgramTfidf(InputModule):
         return cls(tokenizer, arrays["ngrams"], arrays["idf"], max_ngram_length=config["max_ngram_length"])
 
 
-def _check_texts(inputs: Any) -> list[str]:
+def _check_texts(inputs: Any, positions: bool) -> list[str]:
+    """The inputs as a list of str; a TypeError names the first value that is not one (and, with
+    `positions`, its index in the caller's list)."""
     if isinstance(inputs, str):
         raise TypeError("expected a list of texts, got a single str: wrap it in a list")
     try:
@@ -247,5 +272,33 @@ def _check_texts(inputs: Any) -> list[str]:
         raise TypeError(f"expected a list of texts, got {type(inputs).__name__}") from None
     for i, text in enumerate(texts):
         if not isinstance(text, str):
-            raise TypeError(f"text {i} is {type(text).__name__}, not str: Luxical embeds text only")
+            shown = repr(text)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            where = f"texts[{i}] is" if positions else "the texts to embed include"
+            raise TypeError(f"{where} {shown} ({type(text).__name__}), not str: Luxical embeds text only")
     return texts
+
+
+_MODULE_FOLDER = re.compile(r"\d+_\w+")
+
+
+def _remove_previous_model(folder: Path) -> None:
+    """Before a model is saved into `folder`: remove the module folders of a Luxical model saved there
+    before (a model with other layers would leave them beside the new ones); refuse to overwrite a
+    model of another kind, whose files this code cannot tell apart."""
+    try:
+        entries = json.loads((folder / "modules.json").read_text(encoding="utf8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        return
+    root = [str(entry.get("type")) for entry in entries if entry.get("path") == ""]
+    if root and not root[0].endswith(".NgramTfidf"):
+        raise ValueError(
+            f"{folder} holds another model ({root[0]} in its root folder): save into an empty folder, "
+            "or delete that model first"
+        )
+    for entry in entries:
+        path = entry.get("path")
+        if isinstance(path, str) and _MODULE_FOLDER.fullmatch(path) and (folder / path).is_dir():
+            shutil.rmtree(folder / path)

@@ -17,11 +17,42 @@ from sentence_transformers.base.modules.module import Module
 from torch import nn
 from typing_extensions import Self
 
-from .persistence import read_arrays, read_config
+from .persistence import read_arrays, read_config, read_json
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 ACTIVATIONS = {"relu": nn.ReLU, "identity": nn.Identity}
+CONFIG_TYPES = {"num_features": int, "out_features": int, "bias": bool, "activation": str}
+# NgramTfidf's config file (restated: ngram_tfidf.py imports this file).
+NGRAM_TFIDF_CONFIG = "ngram_tfidf_config.json"
+
+
+class LuxicalFeatures(dict[str, Any]):
+    """The features dict of a Luxical model from its first layer on.
+
+    - A key no module produced raises a KeyError that says what a Luxical model outputs, e.g. for
+      `encode(..., output_value="token_embeddings")`.
+    - In float16 (`model.half()`), sentence-transformers' `Normalize` turns an all-zero row (a text
+      without known n-grams) into NaN, its epsilon rounding to 0: a row that was all zero before a
+      module and is non-finite after it is set back to zero, as float32 gives.
+    """
+
+    def __missing__(self, key: Any) -> Any:
+        if key == "token_embeddings":
+            raise KeyError(
+                "Luxical models have no token embeddings: they embed a whole document from its n-gram "
+                "counts. Use output_value='sentence_embedding' (the default) or None"
+            )
+        raise KeyError(f"{key!r} is not an output of this Luxical model; it has {sorted(self)}")
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if isinstance(value, torch.Tensor) and value.dtype == torch.float16 and value.ndim == 2:
+            previous = self.get(key)
+            if isinstance(previous, torch.Tensor) and previous.shape[0] == value.shape[0]:
+                was_zero = (previous == 0).all(dim=-1) & ~torch.isfinite(value).all(dim=-1)
+                if bool(was_zero.any()):
+                    value = value.masked_fill(was_zero[:, None], 0)
+        super().__setitem__(key, value)
 
 
 class SparseDense(Module):
@@ -71,6 +102,7 @@ class SparseDense(Module):
         hidden = self.embedding(features["input_ids"], features["offsets"], per_sample_weights=weights)
         if self.bias is not None:
             hidden = hidden + self.bias
+        features = features if isinstance(features, LuxicalFeatures) else LuxicalFeatures(features)
         features["sentence_embedding"] = self.activation_function(hidden)
         return features
 
@@ -87,6 +119,12 @@ class SparseDense(Module):
         }
 
     def save(self, output_path: str, *args: Any, safe_serialization: bool = True, **kwargs: Any) -> None:
+        for name, tensor in self.state_dict().items():
+            if not bool(torch.isfinite(tensor).all()):
+                raise ValueError(
+                    f"refusing to save {output_path}: SparseDense {name} holds NaN or infinite values "
+                    "(a diverged training run or damaged weights)"
+                )
         self.save_config(output_path)
         save_file(
             {name: tensor.contiguous() for name, tensor in self.state_dict().items()},
@@ -119,9 +157,23 @@ class SparseDense(Module):
             raise FileNotFoundError(
                 f"{model_name_or_path!r}/{subfolder} lacks {cls.config_file_name} or {WEIGHTS_FILE}"
             )
-        config = read_config(config_path, cls.config_keys, FORMAT_VERSION)
+        config = read_config(
+            config_path,
+            cls.config_keys,
+            FORMAT_VERSION,
+            CONFIG_TYPES,
+            required=["num_features", "out_features"],
+        )
+        _check_neighbours(cls, model_name_or_path, subfolder, hub_kwargs, config, config_path)
         required = ["embedding.weight", *(["bias"] if config.get("bias") else [])]
-        state = {name: torch.from_numpy(array) for name, array in read_arrays(weights_path, required).items()}
+        state = {}
+        for name, array in read_arrays(weights_path, required).items():
+            tensor = torch.from_numpy(array)
+            if not tensor.is_floating_point():
+                raise ValueError(f"{weights_path}: {name} must hold floats, got {tensor.dtype}")
+            if not bool(torch.isfinite(tensor).all()):
+                raise ValueError(f"{weights_path}: {name} holds NaN or infinite values")
+            state[name] = tensor.float()  # float16/float64 files load as float32, the model's dtype
         try:  # the loaded weights are used in place: no random initialisation, no second copy
             module = cls(**config, weight=state.pop("embedding.weight"))
             unexpected = set(state) - set(module.state_dict())
@@ -131,3 +183,45 @@ class SparseDense(Module):
         except (RuntimeError, ValueError) as error:
             raise ValueError(f"{weights_path} does not match {config_path}: {error}") from error
         return module
+
+
+def _check_neighbours(
+    cls: Any,
+    model_name_or_path: str,
+    subfolder: str,
+    hub_kwargs: dict[str, Any],
+    config: dict[str, Any],
+    config_path: str,
+) -> None:
+    """Check that the NgramTfidf in front has `num_features` n-grams and that the next layer reads
+    `out_features` inputs, so that modules of two different models are never combined."""
+    where = {key: value for key, value in hub_kwargs.items() if key != "subfolder"}
+    modules = read_json(cls.load_file_path(model_name_or_path, filename="modules.json", **where))
+    if not isinstance(modules, list):
+        return
+    paths = [entry.get("path") if isinstance(entry, dict) else None for entry in modules]
+    if subfolder not in paths:
+        return
+    index = paths.index(subfolder)
+    if index > 0 and isinstance(paths[index - 1], str):
+        path = cls.load_file_path(
+            model_name_or_path, filename=NGRAM_TFIDF_CONFIG, subfolder=paths[index - 1], **where
+        )
+        features = (read_json(path) or {}).get("num_features")
+        if isinstance(features, int) and features != config["num_features"]:
+            raise ValueError(
+                f"{path} has num_features={features} but {config_path} has {config['num_features']} rows: "
+                "the n-gram vocabulary and the first layer come from different models"
+            )
+    for later in paths[index + 1 :]:
+        if not isinstance(later, str) or not later:
+            continue
+        path = cls.load_file_path(model_name_or_path, filename="config.json", subfolder=later, **where)
+        width = (read_json(path) or {}).get("in_features")
+        if isinstance(width, int):
+            if width != config["out_features"]:
+                raise ValueError(
+                    f"{path} reads in_features={width} but {config_path} has out_features="
+                    f"{config['out_features']}: the layers come from different models"
+                )
+            return
