@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from safetensors import SafetensorError
 from sentence_transformers import SentenceTransformer
 from tokenizers import Tokenizer
 
+from luxical_st.artifacts import CONVERSION_FILE
 from luxical_st.model import build_model
 from luxical_st.modules import PAD_TOKEN
 from luxical_st.tokenizer import prepare_tokenizer
@@ -59,11 +61,18 @@ def _resolve_source(source: str) -> Path:
         if not candidates:
             raise FileNotFoundError(f"{path} holds no .npz or .safetensors Luxical model")
         return candidates[0]
-    if path.suffix in {".npz", ".safetensors"} or source.count("/") != 1:
-        raise FileNotFoundError(f"{source} does not exist (and is not a Hub repo id)")
+    looks_local = path.suffix in {".npz", ".safetensors", ".npy"} or source.startswith((".", "/", "~"))
+    if looks_local or source.count("/") != 1 or Path(source.split("/")[0]).is_dir():
+        raise FileNotFoundError(f"{source} does not exist: no such local file or folder (nor a Hub repo id)")
     from huggingface_hub import hf_hub_download
 
-    return Path(hf_hub_download(repo_id=source, filename="model.safetensors"))
+    try:
+        return Path(hf_hub_download(repo_id=source, filename="model.safetensors"))
+    except Exception as error:  # offline, unknown repo, no such file, no access: all mean "not found"
+        raise FileNotFoundError(
+            f"{source} is no local file or folder, and the Hub repo {source!r} could not be read "
+            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
+        ) from error
 
 
 def read_reference_arrays(source: str | Path) -> dict[str, np.ndarray]:
@@ -84,10 +93,10 @@ def read_reference_arrays(source: str | Path) -> dict[str, np.ndarray]:
                 arrays[name.removeprefix("embedder.")] = array
         arrays.setdefault("version", np.array(SUPPORTED_REFERENCE_VERSION, dtype=np.int64))
     else:
-        try:
+        try:  # a plain .npy loads as one array, which is no context manager (TypeError)
             with np.load(path, allow_pickle=False) as npz:
                 arrays = {name: npz[name] for name in npz.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        except (OSError, ValueError, TypeError, zipfile.BadZipFile, zlib.error, EOFError) as error:
             raise ValueError(f"{path} is not a readable Luxical .npz: {error}") from error
     required = ["tokenizer", "recognized_ngrams", "idf_values", "num_nn_layers"]
     missing = [name for name in required if name not in arrays]
@@ -108,9 +117,13 @@ def reference_to_parts(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     The reference finds rows through its FNV-1a hash map; that map is checked against the stored
     n-grams so the converted exact index assigns every n-gram the same row.
     """
-    tokenizer = prepare_tokenizer(
-        Tokenizer.from_str(np.asarray(arrays["tokenizer"]).tobytes().decode("utf-8"))
-    )
+    source = str(arrays.get("source_path", "the reference model"))
+    try:
+        tokenizer = prepare_tokenizer(
+            Tokenizer.from_str(np.asarray(arrays["tokenizer"]).tobytes().decode("utf-8"))
+        )
+    except Exception as error:  # tokenizers raises a bare Exception on malformed JSON
+        raise ValueError(f"{source}: its tokenizer is not a valid tokenizer.json: {error}") from error
     padded = np.asarray(arrays["recognized_ngrams"]).astype(np.uint32)
     ngrams = padded.view(np.int32).copy()
     ngrams[padded == np.iinfo(np.uint32).max] = PAD_TOKEN
@@ -120,13 +133,15 @@ def reference_to_parts(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
         if keys.size != len(ngrams) or not np.array_equal(fnv1a_ngram_hashes(padded)[rows], keys):
             raise ValueError("the model's n-gram hash map does not match its recognized_ngrams")
     num_layers = int(np.asarray(arrays["num_nn_layers"]).reshape(-1)[0])
+    missing = [f"nn_layer_{i}" for i in range(num_layers) if f"nn_layer_{i}" not in arrays]
+    if num_layers < 1 or missing:
+        raise ValueError(f"{source} says num_nn_layers={num_layers} but lacks {missing or 'any layer'}")
     layers = [np.asarray(arrays[f"nn_layer_{i}"], dtype=np.float32) for i in range(num_layers)]
-    return {
-        "tokenizer": tokenizer,
-        "ngrams": ngrams,
-        "idf": np.asarray(arrays["idf_values"], dtype=np.float32),
-        "layers": layers,
-    }
+    idf = np.asarray(arrays["idf_values"], dtype=np.float32)
+    for name, array in [("idf_values", idf), *((f"nn_layer_{i}", layer) for i, layer in enumerate(layers))]:
+        if not np.isfinite(array).all():
+            raise ValueError(f"{source}: {name} holds NaN or infinite values; refusing to convert")
+    return {"tokenizer": tokenizer, "ngrams": ngrams, "idf": idf, "layers": layers}
 
 
 def convert_reference(source: str | Path, output_dir: str | Path | None = None) -> SentenceTransformer:
@@ -144,8 +159,8 @@ def convert_reference(source: str | Path, output_dir: str | Path | None = None) 
     if output_dir is not None:
         model.save(str(output_dir))
         provenance = {"converted_from": str(arrays["source_path"]), "luxical_format_version": 1}
-        (Path(output_dir) / "luxical_conversion.json").write_text(json.dumps(provenance, indent=2))
-        from luxical_st.hub import write_model_card  # the card code pulls in the training stack
+        (Path(output_dir) / CONVERSION_FILE).write_text(json.dumps(provenance, indent=2))
+        from luxical_st.card import write_model_card
 
         write_model_card(output_dir, model=model)
     return model
@@ -158,7 +173,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("source", help="reference .npz / .safetensors file, folder, or Hub repo id")
     parser.add_argument("output_dir", help="folder to write the sentence-transformers model to")
     args = parser.parse_args(argv)
-    model = convert_reference(args.source, args.output_dir)
+    try:
+        model = convert_reference(args.source, args.output_dir)
+    except (ValueError, FileNotFoundError) as error:
+        parser.exit(2, f"luxical_st.convert: error: {error}\n")
     print(f"Saved {model} to {args.output_dir}")
 
 

@@ -98,3 +98,56 @@ def test_truncated_or_foreign_files_name_the_file(reference, tmp_path):
         convert_reference(tmp_path / "other.npz")
     with pytest.raises(FileNotFoundError):
         convert_reference(tmp_path / "missing.npz")
+
+
+def _damaged_copy(path, tmp_path, name, change):
+    arrays = dict(np.load(path))
+    change(arrays)
+    target = tmp_path / name
+    np.savez(target, **arrays)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("more layers", r"num_nn_layers=\d+ but lacks \['nn_layer_\d+'\]"),
+        ("garbage tokenizer", "its tokenizer is not a valid tokenizer.json"),
+        ("nan layer", "nn_layer_1 holds NaN or infinite values; refusing to convert"),
+        ("inf idf", "idf_values holds NaN or infinite values"),
+    ],
+)
+def test_damaged_reference_files_are_refused_naming_the_file(reference, tmp_path, damage, message):
+    _, path = reference
+
+    def change(arrays):
+        if damage == "more layers":
+            arrays["num_nn_layers"] = arrays["num_nn_layers"] + 1
+        elif damage == "garbage tokenizer":
+            arrays["tokenizer"] = np.frombuffer(b'{"not": "a tokenizer"}', dtype=np.uint8)
+        elif damage == "nan layer":
+            arrays["nn_layer_1"] = arrays["nn_layer_1"].copy()
+            arrays["nn_layer_1"][0, 0] = np.nan
+        else:
+            arrays["idf_values"] = arrays["idf_values"].copy()
+            arrays["idf_values"][3] = np.inf
+
+    damaged = _damaged_copy(path, tmp_path, "damaged.npz", change)
+    with pytest.raises(ValueError, match=f"damaged.npz.*{message}"):
+        convert_reference(damaged, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_plain_npy_and_mistyped_folders_are_named(tmp_path, monkeypatch, capsys):
+    npy = tmp_path / "layer.npy"
+    np.save(npy, np.zeros(3))
+    with pytest.raises(ValueError, match=r"layer\.npy is not a readable Luxical \.npz"):
+        convert_reference(npy)
+    (tmp_path / "models").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="models/luxcal does not exist: no such local file or folder"):
+        convert_reference("models/luxcal")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["models/luxcal", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    assert "models/luxcal does not exist" in capsys.readouterr().err

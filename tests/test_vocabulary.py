@@ -97,6 +97,28 @@ def test_save_load_and_bad_files(tmp_path: Path) -> None:
         NgramVocabulary.load(tmp_path / "bad.npz")
 
 
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "bit flips", "plain npy"])
+def test_damaged_vocabulary_file_names_the_file(tmp_path: Path, damage: str) -> None:
+    path = tmp_path / "vocabulary.npz"
+    NgramVocabulary(np.array([[4, 9, -1], [4, -1, -1]]), np.array([2, 5])).save(path)
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    elif damage == "garbage":
+        data = bytearray(b"not a zip file" * 50)
+    elif damage == "bit flips":
+        data[len(data) // 3 : len(data) // 3 + 4] = bytes(
+            255 - b for b in data[len(data) // 3 : len(data) // 3 + 4]
+        )
+    else:
+        with path.open("wb") as handle:
+            np.save(handle, np.arange(5))
+        data = bytearray(path.read_bytes())
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"vocabulary\.npz is not a readable \.npz file"):
+        NgramVocabulary.load(path)
+
+
 def test_bad_vocabularies_and_inputs(tokenizer) -> None:
     with pytest.raises(ValueError, match="left-aligned"):
         NgramVocabulary(np.array([[3, -1, 4]]), np.array([1]))

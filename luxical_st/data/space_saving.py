@@ -26,6 +26,8 @@ than once in billions of distinct items.
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -384,11 +386,11 @@ def read_versioned_npz(path: Path, names: tuple[str, ...], format_version: int) 
     """Arrays of a versioned .npz artifact, with errors that name the file."""
     if not path.is_file():
         raise FileNotFoundError(f"No such file: {path}")
-    try:
+    try:  # a plain .npy loads as one array; a damaged zip fails in several ways
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path} is not a readable .npz file: {error}") from error
+    except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile, zlib.error) as error:
+        raise ValueError(f"{path} is not a readable .npz file (truncated or corrupt?): {error}") from error
     missing = [name for name in names if name not in arrays]
     if missing:
         raise ValueError(f"{path} lacks array(s) {missing}; is it the right kind of file?")
