@@ -11,6 +11,7 @@ from sentence_transformers.base.modules import Dense, Normalize
 from tokenizers import Tokenizer
 from torch import nn
 
+from luxical_st.card import LuxicalModelCardData
 from luxical_st.modules import NgramTfidf, SparseDense
 
 LUXICAL_ONE_LAYER_SIZES = (96, 3072, 3072, 192)
@@ -35,6 +36,8 @@ def build_model(
         layer_sizes: output width of every layer, the last one being the embedding dimension.
         layer_weights: optional (out, in) float32 matrices, one per layer, in the reference layout;
             random (seeded) otherwise.
+
+    The model carries a `LuxicalModelCardData`, so `model.save()` writes the Luxical model card.
     """
     if len(layer_sizes) < 2 or any(int(size) < 1 for size in layer_sizes):
         raise ValueError(f"layer_sizes needs at least two positive sizes, got {list(layer_sizes)}")
@@ -70,7 +73,7 @@ def build_model(
         if bias and dense.linear.bias is not None:
             nn.init.zeros_(dense.linear.bias)
         modules += [dense, Normalize()]
-    return SentenceTransformer(modules=modules, device=device)
+    return SentenceTransformer(modules=modules, device=device, model_card_data=LuxicalModelCardData())
 
 
 def layer_matrices(model: SentenceTransformer) -> list[np.ndarray]:

@@ -9,6 +9,7 @@ artifacts of two configs.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -19,18 +20,36 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from luxical_st.config import PipelineConfig
-from luxical_st.data.corpus import first_documents
+from luxical_st.extras import require_extra
+
+require_extra("train", "the Luxical training pipeline")
+
+from luxical_st.artifacts import (  # noqa: E402
+    CHECKPOINTS_DIR,
+    MODEL_DIR,
+    STATE_FILE,
+    TARGETS_DIR,
+    TOKEN_EMBEDDINGS_FILE,
+    VOCABULARY_FILE,
+)
+from luxical_st.artifacts import PIPELINE_CONFIG_FILE as CONFIG_FILE  # noqa: E402
+from luxical_st.config import PipelineConfig  # noqa: E402
+from luxical_st.data.corpus import first_documents  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-TARGETS_DIR = "targets"
-VOCABULARY_FILE = "vocabulary.npz"
-TOKEN_EMBEDDINGS_FILE = "teacher_token_embeddings.npy"
-CHECKPOINTS_DIR = "checkpoints"
-MODEL_DIR = "model"
-STATE_FILE = "pipeline_state.json"
-CONFIG_FILE = "pipeline_config.json"
+__all__ = [
+    "CHECKPOINTS_DIR",
+    "CONFIG_FILE",
+    "MODEL_DIR",
+    "STATE_FILE",
+    "TARGETS_DIR",
+    "TOKEN_EMBEDDINGS_FILE",
+    "VOCABULARY_FILE",
+    "run_pipeline",
+]
+# Training documents read for the card's usage examples.
+_EXAMPLE_DOCUMENTS = 2000
 
 _WORD = re.compile(r"[a-z]{2,}")
 # Keys that change how fast or where a step runs, or how it reports, but not what it produces.
@@ -235,7 +254,9 @@ def training_step(
     token_embeddings: Any = None,
 ) -> Path:
     """Steps 3-4: build the student (its n-gram table seeded from `token_embeddings` when given),
-    distil the teacher into it (resuming from checkpoints), save it."""
+    distil the teacher into it (resuming from checkpoints), save it with its Luxical card (the config,
+    the training run, usage examples from the training documents)."""
+    from luxical_st.card import document_examples, luxical_card, write_model_card
     from luxical_st.data.teacher import load_teacher_targets, read_targets_metadata
     from luxical_st.model import build_model
     from luxical_st.tokenizer import load_wordpiece_tokenizer
@@ -255,6 +276,8 @@ def training_step(
 
         seed_first_layer(model, token_embeddings, row_norm=config.model.teacher_init_norm)
     targets = load_teacher_targets(targets_dir, streaming=train_config.streaming)
+    examples = document_examples(itertools.islice(iter_texts(targets, "text"), _EXAMPLE_DOCUMENTS))
+    luxical_card(model, training_config=config, examples=examples if len(examples) > 1 else None)
     if train_config.pooled_documents:
         import datasets
 
@@ -285,6 +308,7 @@ def training_step(
     model.save(str(partial))
     save_training_log(result, partial)
     (partial / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2), encoding="utf-8")
+    write_model_card(partial, model=model)  # again, now with the training log beside it
     os.replace(partial, model_dir)
     logger.info("Model saved to %s (final loss %s)", model_dir, _final_loss(result))
     return model_dir

@@ -22,17 +22,13 @@ from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules import Normalize
 
+from luxical_st.artifacts import CARD_INPUTS_FILE
+from luxical_st.card import LuxicalModelCardData, attach_model_card, write_model_card
+from luxical_st.card_content import check_evaluation_results
 from luxical_st.config import PipelineConfig, TeacherConfig
 from luxical_st.convert import fnv1a_ngram_hashes
 from luxical_st.convert import main as convert_main
-from luxical_st.hub import (
-    CARD_INPUTS_FILE,
-    LuxicalModelCardData,
-    attach_model_card,
-    check_evaluation_results,
-    push_to_hub,
-    write_model_card,
-)
+from luxical_st.hub import push_to_hub
 from luxical_st.model import build_model, layer_matrices
 from tests.conftest import exact_ngram_vocabulary
 
@@ -227,9 +223,10 @@ def test_card_renders_luxical_facts(model_dir, tiny_model, tiny_parts):
     assert f"[{TEACHER}](https://huggingface.co/{TEACHER})" in text
     assert "first 128 dimensions of the teacher embedding" in text
     assert "Gram-matrix KL divergence" in text and "tau = 3.0" in text
-    assert "| tiny-luxical | 0.2M | 8 | 0.412 | 0.101 | 0.257 | 1,234 | 3.95 | 1.00 |" in text
+    assert "| tiny-luxical | 0.2M | 8 | 0.257 | 0.257 | 1,234 | 3.95 | 1.00 |" in text
+    assert "| LeeDocSimilarity | other | pearson | 0.412 | 0.656 |" in text
     assert "Produced by `evaluate.py --model out/model --model minilm`" in text
-    assert "| all-MiniLM-L6-v2 | 22.7M | 384 | 0.656 | 0.446 | 0.551 | 80 | 0.26 | 0.07 |" in text
+    assert "| all-MiniLM-L6-v2 | 22.7M | 384 | 0.551 | 0.551 | 80 | 0.26 | 0.07 |" in text
     assert "over the same 1,000 documents (3.2 MiB)" in text
     assert "English only" in text and "at most 5 tokens" in text and "lowercasing WordPiece" in text
     assert "Luxical: High-Speed Lexical-Dense Text Embeddings" in text and "2512.09015" in text
@@ -253,7 +250,7 @@ def test_save_writes_luxical_card_the_sentence_transformers_way(tmp_path, tokeni
 def test_card_inputs_survive_a_rewrite(model_dir):
     write_model_card(model_dir, speed={"after evaluation": 99.0})
     text = (model_dir / "README.md").read_text(encoding="utf-8")
-    assert "| tiny-luxical | 0.2M | 8 | 0.412 |" in text and TEACHER in text
+    assert "| tiny-luxical | 0.2M | 8 | 0.257 |" in text and TEACHER in text
     assert "| after evaluation | 99 |" in text
     stored = json.loads((model_dir / CARD_INPUTS_FILE).read_text(encoding="utf-8"))
     assert stored["training_config"]["teacher"] == TEACHER

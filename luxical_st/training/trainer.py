@@ -8,24 +8,29 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-from sentence_transformers import (
+from luxical_st.extras import require_extra
+
+require_extra("train", "Luxical training")
+
+import torch  # noqa: E402
+from sentence_transformers import (  # noqa: E402
     SentenceTransformer,
     SentenceTransformerTrainer,
     SentenceTransformerTrainingArguments,
 )
-from torch import nn
-from transformers import TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint
+from torch import nn  # noqa: E402
+from transformers import TrainerCallback  # noqa: E402
+from transformers.trainer_utils import get_last_checkpoint  # noqa: E402
 
-from luxical_st.config import TrainConfig
-from luxical_st.training.optimizer import SparseRowAdamW, sparse_gradients
-from luxical_st.training.schedule import get_wsd_schedule
+from luxical_st.artifacts import TRAINING_LOG_FILE, TRAINING_PLOT_FILE  # noqa: E402
+from luxical_st.config import TrainConfig  # noqa: E402
+from luxical_st.training.optimizer import SparseRowAdamW, sparse_gradients  # noqa: E402
+from luxical_st.training.schedule import get_wsd_schedule  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-LOG_FILE = "training_log.json"
-PLOT_FILE = "training_curve.png"
+LOG_FILE = TRAINING_LOG_FILE
+PLOT_FILE = TRAINING_PLOT_FILE
 # The first layer's n-gram table (`SparseDense.embedding`), by parameter name in the loss module.
 TABLE_PARAMETER = r"(^|\.)embedding\.weight$"
 
