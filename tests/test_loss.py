@@ -101,7 +101,11 @@ def test_loss_on_a_real_student(student_model, tweet_texts) -> None:
     assert loss.item() == pytest.approx(numpy_gram_kl(student, teacher, 3.0), rel=1e-4)
     # Teacher = the student's own embeddings: nothing left to learn.
     assert loss_fn([dict(features)], torch.from_numpy(student)).item() == pytest.approx(0.0, abs=1e-6)
-    assert loss_fn.get_config_dict() == {"temperature": 3.0, "quantization_limit": 0.3}
+    assert loss_fn.get_config_dict() == {
+        "temperature": 3.0,
+        "quantization_limit": 0.3,
+        "lexical_kl_weight": 0.0,
+    }
     with pytest.raises(ValueError, match="label"):
         loss_fn([dict(features)], None)
 
@@ -147,3 +151,27 @@ def test_gram_kl_weight_adds_the_gram_loss_on_the_unprojected_student(student_mo
     assert mixed.get_config_dict()["gram_kl_weight"] == 0.5
     with pytest.raises(ValueError, match="gram_kl_weight"):
         build_loss("mse", student_model, teacher_dim=48, gram_kl_weight=-1.0)
+
+
+def test_tfidf_gram_is_the_cosine_of_the_tfidf_rows() -> None:
+    from luxical_st.model import build_model
+    from luxical_st.tokenizer import load_wordpiece_tokenizer
+    from luxical_st.training.loss import lexical_kl_divergence, tfidf_gram
+
+    tokenizer = load_wordpiece_tokenizer()
+    texts = ["the cat sat on the mat", "a cat on a mat", "stock markets fell sharply", ""]
+    ids = sorted({i for e in tokenizer.encode_batch(texts, add_special_tokens=False) for i in e.ids})
+    ngrams = np.full((len(ids), 2), -1, dtype=np.int32)
+    ngrams[:, 0] = ids
+    model = build_model(tokenizer, ngrams, np.linspace(1, 2, len(ids)).astype(np.float32), (8, 4))
+    features = model[0].preprocess(texts)
+    dense = np.zeros((len(texts), len(ids)), dtype=np.float32)
+    offsets = features["offsets"].tolist() + [len(features["input_ids"])]
+    for row in range(len(texts)):
+        for position in range(offsets[row], offsets[row + 1]):
+            dense[row, int(features["input_ids"][position])] += float(
+                features["per_sample_weights"][position]
+            )
+    np.testing.assert_allclose(tfidf_gram(features).numpy(), dense @ dense.T, atol=1e-6)
+    student = model(dict(features))["sentence_embedding"]
+    assert torch.isfinite(lexical_kl_divergence(student, features, 3.0))

@@ -154,7 +154,7 @@ def _rows(name: str, reader: Callable[[], list[str]]) -> list[tuple[str, str]]:
 def _passage_rows(name: str, reader: Callable[[], list[tuple[str, str]]]) -> list[tuple[str, str]]:
     from luxical_st.data.documents import passage_rows
 
-    rows = []
+    rows: list[tuple[str, str]] = []
     for document_id, text in reader():
         ids, texts = passage_rows(f"{name}-{document_id}", text, QUICKSTART_PASSAGE_WORDS)
         rows += zip(ids, texts, strict=True)

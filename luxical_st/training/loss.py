@@ -54,6 +54,33 @@ def gram_kl_divergence(student: Tensor, teacher: Tensor, temperature: float) -> 
     )
 
 
+def tfidf_gram(features: dict[str, Tensor]) -> Tensor:
+    """(batch, batch) cosine similarities of the batch's TF-IDF rows: the EmbeddingBag layout that
+    `NgramTfidf` produces (L2-normalised rows, each n-gram once per text), multiplied sparsely."""
+    ids, offsets, weights = features["input_ids"], features["offsets"], features["per_sample_weights"]
+    rows = len(offsets)
+    bags = torch.bucketize(torch.arange(len(ids), device=ids.device), offsets, right=True) - 1
+    width = int(ids.max()) + 1 if len(ids) else 1
+    matrix = torch.sparse_coo_tensor(torch.stack([bags, ids]), weights.float(), (rows, width)).coalesce()
+    return torch.sparse.mm(matrix, matrix.t()).to_dense()
+
+
+def lexical_kl_divergence(student: Tensor, features: dict[str, Tensor], temperature: float) -> Tensor:
+    """`gram_kl_divergence` with the batch's own TF-IDF similarities as the target: the student keeps
+    the lexical neighbourhoods of its input (which documents share rare n-grams) beside the teacher's."""
+    rows = student.shape[0]
+    student = functional.normalize(student.float(), dim=-1)
+    off_diagonal = ~torch.eye(rows, dtype=torch.bool, device=student.device)
+    gram_student = (student @ student.T)[off_diagonal].view(rows, rows - 1)
+    gram_input = tfidf_gram(features).to(student.device)[off_diagonal].view(rows, rows - 1)
+    return temperature**2 * functional.kl_div(
+        functional.log_softmax(gram_student / temperature, dim=1),
+        functional.log_softmax(gram_input / temperature, dim=1),
+        log_target=True,
+        reduction="batchmean",
+    )
+
+
 class LuxicalDistillLoss(nn.Module):
     """Luxical's contrastive distillation: match the student's in-batch similarity structure to the teacher's.
 
@@ -63,8 +90,17 @@ class LuxicalDistillLoss(nn.Module):
         quantization_limit: the clipping limit the uint8 teacher codes were made with.
     """
 
-    def __init__(self, model: SentenceTransformer, temperature: float = 3.0, quantization_limit: float = 0.3):
+    def __init__(
+        self,
+        model: SentenceTransformer,
+        temperature: float = 3.0,
+        quantization_limit: float = 0.3,
+        lexical_kl_weight: float = 0.0,
+    ):
         super().__init__()
+        if lexical_kl_weight < 0:
+            raise ValueError(f"lexical_kl_weight must be >= 0, got {lexical_kl_weight}")
+        self.lexical_kl_weight = float(lexical_kl_weight)
         if temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
         if quantization_limit <= 0:
@@ -83,10 +119,19 @@ class LuxicalDistillLoss(nn.Module):
             raise ValueError(f"LuxicalDistillLoss takes one text column, got {len(features)}")
         student = self.model(features[0])["sentence_embedding"]
         teacher = dequantize_labels(labels.detach(), self.quantization_limit)
-        return gram_kl_divergence(student, teacher, self.temperature)
+        loss = gram_kl_divergence(student, teacher, self.temperature)
+        if self.lexical_kl_weight:
+            loss = loss + self.lexical_kl_weight * lexical_kl_divergence(
+                student, features[0], self.temperature
+            )
+        return loss
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {"temperature": self.temperature, "quantization_limit": self.quantization_limit}
+        return {
+            "temperature": self.temperature,
+            "quantization_limit": self.quantization_limit,
+            "lexical_kl_weight": self.lexical_kl_weight,
+        }
 
     @property
     def citation(self) -> str:
@@ -117,6 +162,7 @@ class QuantizedEmbedDistillLoss(EmbedDistillLoss):
         quantization_limit: float = 0.3,
         gram_kl_weight: float = 0.0,
         temperature: float = 3.0,
+        lexical_kl_weight: float = 0.0,
     ) -> None:
         if distance_metric not in ("mse", "cosine"):
             raise ValueError(f"distance_metric must be 'mse' or 'cosine', got {distance_metric!r}")
@@ -130,6 +176,9 @@ class QuantizedEmbedDistillLoss(EmbedDistillLoss):
         self.quantization_limit = float(quantization_limit)
         self.gram_kl_weight = float(gram_kl_weight)
         self.temperature = float(temperature)
+        if lexical_kl_weight < 0:
+            raise ValueError(f"lexical_kl_weight must be >= 0, got {lexical_kl_weight}")
+        self.lexical_kl_weight = float(lexical_kl_weight)
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None) -> Tensor:
         if labels is None:
@@ -137,10 +186,14 @@ class QuantizedEmbedDistillLoss(EmbedDistillLoss):
         teacher = functional.normalize(dequantize_labels(labels.detach(), self.quantization_limit), dim=-1)
         embeddings = embed_columns(self.model, sentence_features)
         loss = self.compute_loss_from_embeddings(embeddings, [teacher] * len(embeddings))
-        if self.gram_kl_weight:
-            for student in embeddings:
+        features = list(sentence_features)
+        for student, column in zip(embeddings, features, strict=True):
+            if self.gram_kl_weight:
                 gram = gram_kl_divergence(student, teacher, self.temperature)
                 loss = loss + self.gram_kl_weight * gram / len(embeddings)
+            if self.lexical_kl_weight:
+                lexical = lexical_kl_divergence(student, column, self.temperature)
+                loss = loss + self.lexical_kl_weight * lexical / len(embeddings)
         return loss
 
     def get_config_dict(self) -> dict[str, Any]:
@@ -149,6 +202,7 @@ class QuantizedEmbedDistillLoss(EmbedDistillLoss):
             "quantization_limit": self.quantization_limit,
             "gram_kl_weight": self.gram_kl_weight,
             "temperature": self.temperature,
+            "lexical_kl_weight": self.lexical_kl_weight,
         }
 
 
@@ -160,11 +214,17 @@ def build_loss(
     temperature: float = 3.0,
     quantization_limit: float = 0.3,
     gram_kl_weight: float = 0.0,
+    lexical_kl_weight: float = 0.0,
 ) -> nn.Module:
     """The loss a config names: "gram_kl" (Luxical), "mse" or "cosine" (embedding distillation,
     plus `gram_kl_weight` x gram_kl)."""
     if name == "gram_kl":
-        return LuxicalDistillLoss(model, temperature=temperature, quantization_limit=quantization_limit)
+        return LuxicalDistillLoss(
+            model,
+            temperature=temperature,
+            quantization_limit=quantization_limit,
+            lexical_kl_weight=lexical_kl_weight,
+        )
     if name in ("mse", "cosine"):
         return QuantizedEmbedDistillLoss(
             model,
@@ -173,5 +233,6 @@ def build_loss(
             quantization_limit=quantization_limit,
             gram_kl_weight=gram_kl_weight,
             temperature=temperature,
+            lexical_kl_weight=lexical_kl_weight,
         )
     raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSS_NAMES)}")
