@@ -88,7 +88,13 @@ def train(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         print(f"luxical-train: {error}", file=sys.stderr)
         return 2
-    model_dir = run_pipeline(config)
+    from luxical_st.training.guard import guarded_pipeline
+
+    try:  # a failure the user can fix (corpus, divergence, teacher code) is one line, not a traceback
+        model_dir = guarded_pipeline(config, run_pipeline)
+    except ValueError as error:
+        print(f"luxical-train: {error}", file=sys.stderr)
+        return 1
     print(f"Model saved to {model_dir}")
     return 0
 
@@ -102,10 +108,16 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
         return 2
     from transformers import HfArgumentParser
 
-    from luxical_st.evaluation import EvaluationArguments, run_evaluation
+    from luxical_st.evaluation import EvaluationArguments, model_specs, run_evaluation
+    from luxical_st.remote_code import RemoteCodeArguments, check_models
 
-    parser = HfArgumentParser(EvaluationArguments)  # type: ignore[arg-type]
-    (args,) = parser.parse_args_into_dataclasses(args=None if argv is None else list(argv))
+    parser = HfArgumentParser((EvaluationArguments, RemoteCodeArguments))  # type: ignore[arg-type]
+    args, trust = parser.parse_args_into_dataclasses(args=None if argv is None else list(argv))
+    try:  # before any model loads: a model that ships its own code needs --trust_remote_code
+        check_models(model_specs(args.model).values(), trust.trust_remote_code)
+    except ValueError as error:
+        print(f"luxical-evaluate: {error}", file=sys.stderr)
+        return 2
     run_evaluation(args)
     return 0
 

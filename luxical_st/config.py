@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import math
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,19 @@ def _require(condition: bool, key: str, message: str, value: Any) -> None:
     """Raise the ValueError that names the offending config key."""
     if not condition:
         raise ValueError(f"config key {key!r} {message}, got {value!r}")
+
+
+def _finite(obj: Any) -> None:
+    """Refuse NaN and infinite float values (YAML `.inf`, `.nan`): they would train a NaN model."""
+    for item in dataclasses.fields(obj):
+        value = getattr(obj, item.name)
+        values = value if isinstance(value, list) else [value]
+        _require(
+            all(not isinstance(v, float) or math.isfinite(v) for v in values),
+            item.name,
+            "must be finite",
+            value,
+        )
 
 
 def _positive(obj: Any, *keys: str) -> None:
@@ -70,6 +84,7 @@ class CorpusConfig:
     )
 
     def __post_init__(self) -> None:
+        _finite(self)
         _positive(self, "max_documents", "min_documents")
         _require(bool(self.corpus), "corpus", "must name a corpus", self.corpus)
 
@@ -98,8 +113,16 @@ class TeacherConfig:
     )
     teacher_batch_size: int = field(default=128, metadata={"help": "teacher encode batch size"})
     target_shard_size: int = field(default=10_000, metadata={"help": "documents per resumable target shard"})
+    trust_remote_code: bool = field(
+        default=False,
+        metadata={
+            "help": "let the teacher run the Python code its Hub repo or folder ships (Arctic-Embed-M-v2.0 "
+            "needs it); off: a teacher with its own code is refused before anything runs"
+        },
+    )
 
     def __post_init__(self) -> None:
+        _finite(self)
         _positive(
             self,
             "teacher_dimensions",
@@ -140,6 +163,7 @@ class VocabularyConfig:
     vocabulary_batch_size: int = field(default=1000, metadata={"help": "documents tokenized per batch"})
 
     def __post_init__(self) -> None:
+        _finite(self)
         _positive(
             self,
             "vocabulary_documents",
@@ -172,6 +196,7 @@ class ModelConfig:
     )
 
     def __post_init__(self) -> None:
+        _finite(self)
         sizes = self.layer_sizes
         _require(len(sizes) >= 2, "layer_sizes", "needs at least two layers", sizes)
         _require(all(size > 0 for size in sizes), "layer_sizes", "must all be positive", sizes)
@@ -234,6 +259,7 @@ class TrainConfig:
     seed: int = field(default=0, metadata={"help": "seed of data order"})
 
     def __post_init__(self) -> None:
+        _finite(self)
         _require(
             self.loss in typing.get_args(LossName),
             "loss",
@@ -317,6 +343,7 @@ class OutputConfig:
     hub_private: bool = field(default=False, metadata={"help": "create the Hub repo as private"})
 
     def __post_init__(self) -> None:
+        _finite(self)
         _require(bool(self.output_dir), "output_dir", "must name a folder", self.output_dir)
 
 
@@ -408,7 +435,11 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
     source = "command line"
     if path is not None:
         source = str(path)
-        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            problem = " ".join(str(error).split())
+            raise ValueError(f"{path} is not a readable YAML config: {problem}") from error
         if loaded is not None and not isinstance(loaded, dict):
             raise ValueError(f"{path}: a config must be a mapping of keys to values")
         values = loaded or {}

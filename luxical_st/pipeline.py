@@ -66,6 +66,7 @@ _NEUTRAL_KEYS = frozenset(
         "output_dir",
         "hub_repo_id",
         "hub_private",
+        "trust_remote_code",  # permission to load the teacher, not a property of the targets
     }
 )
 # The config sections each artifact depends on.

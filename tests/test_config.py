@@ -103,6 +103,12 @@ def test_null_is_kept_for_optional_keys(tmp_path: Path) -> None:
         ("corpus_streaming: maybe\n", "--corpus_streaming.*Truthy value expected: got maybe"),
         ("model:\n  layer_sizes: [1]\n", "unknown config key 'model'"),
         ("- a\n- b\n", "must be a mapping"),
+        ("temperature: .inf\n", "'temperature' must be finite, got inf"),
+        ("learning_rate: .inf\n", "'learning_rate' must be finite"),
+        ("adam_beta2: .nan\n", "'adam_beta2' must be finite"),
+        ("quantization_limit: -.inf\n", "'quantization_limit' must be finite"),
+        ("table_learning_rate: .inf\n", "'table_learning_rate' must be finite"),
+        ("corpus: [quickstart\n", "is not a readable YAML config"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, text: str, message: str) -> None:
@@ -115,6 +121,9 @@ def test_bad_command_line_values() -> None:
         load_config(None, ["--num_train_epochs", "lots"])
     with pytest.raises(ValueError, match="unknown command-line arguments: --epochs 3"):
         load_config(None, ["--epochs", "3"])
+    for value in ("inf", "nan", "-inf"):
+        with pytest.raises(ValueError, match="'learning_rate' must be finite"):
+            load_config(None, [f"--learning_rate={value}"])
 
 
 def test_train_py_fails_at_once_on_a_bad_config(tmp_path: Path) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
+import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,6 @@ from sentence_transformers import (  # noqa: E402
 )
 from torch import nn  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
-from transformers.trainer_utils import get_last_checkpoint  # noqa: E402
 
 from luxical_st.artifacts import TRAINING_LOG_FILE, TRAINING_PLOT_FILE  # noqa: E402
 from luxical_st.config import TrainConfig  # noqa: E402
@@ -66,7 +68,14 @@ class LuxicalTrainer(SentenceTransformerTrainer):
         return norm
 
     def _get_grad_norm(self, model: nn.Module, grad_norm: Any = None) -> Any:
-        return gradient_norm(model.parameters()) if grad_norm is None else grad_norm
+        norm = gradient_norm(model.parameters()) if grad_norm is None else grad_norm
+        if not math.isfinite(float(norm)):  # before the optimizer step: the weights are still finite
+            raise NonFiniteLossError(
+                f"training stopped at step {self.state.global_step + 1}: the loss or its gradient is not "
+                f"finite (gradient norm {float(norm)}); lower learning_rate (or table_learning_rate) "
+                "or check the teacher targets. Nothing of this step was saved"
+            )
+        return norm
 
     def create_scheduler(
         self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None
@@ -82,6 +91,10 @@ class LuxicalTrainer(SentenceTransformerTrainer):
                 decay_ratio=self.decay_ratio,
             )
         return self.lr_scheduler
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training reached a NaN or infinite loss or gradient; it stops before the weights take it in."""
 
 
 def gradient_norm(parameters: Iterable[nn.Parameter]) -> torch.Tensor:
@@ -178,7 +191,16 @@ def train_model(
         warmup_ratio=config.warmup_ratio,
         decay_ratio=config.decay_ratio,
     )
-    last = get_last_checkpoint(str(checkpoint_dir))
+    if (
+        config.max_steps == -1
+        and hasattr(train_dataset, "__len__")
+        and len(train_dataset) < config.batch_size
+    ):
+        raise ValueError(
+            f"{len(train_dataset)} training documents are fewer than one batch (batch_size="
+            f"{config.batch_size}; only full batches are used): lower batch_size or use a larger corpus"
+        )
+    last = last_complete_checkpoint(checkpoint_dir)
     if last is not None:
         logger.info("Resuming training from %s", last)
     with sparse_gradients([model]):
@@ -188,6 +210,32 @@ def train_model(
         "global_step": trainer.state.global_step,
         "log_history": trainer.state.log_history,
     }
+
+
+_CHECKPOINT = re.compile(r"checkpoint-(\d+)")
+
+
+def last_complete_checkpoint(checkpoint_dir: str | Path) -> str | None:
+    """The newest checkpoint that transformers finished writing, or None.
+
+    transformers writes a checkpoint's files one after another and `trainer_state.json` last, so a kill
+    while it writes leaves a folder without one (or with a partial one): such newer folders are removed,
+    and training resumes from the last complete checkpoint.
+    """
+    folders = [
+        (int(match.group(1)), path)
+        for path in Path(checkpoint_dir).iterdir()
+        if path.is_dir() and (match := _CHECKPOINT.fullmatch(path.name))
+    ]
+    for _, path in sorted(folders, reverse=True):
+        try:
+            json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            logger.warning("Removing %s: its writing was interrupted (no complete trainer_state.json)", path)
+            shutil.rmtree(path)
+            continue
+        return str(path)
+    return None
 
 
 def save_training_log(result: dict[str, Any], folder: str | Path) -> Path:
