@@ -131,10 +131,12 @@ def load_corpus(config: PipelineConfig) -> Any:
 
 
 def vocabulary_words(tokenizer: Any) -> list[str]:
-    """The whole-word entries of a WordPiece vocabulary (at least two letters; no ## pieces, no
-    [unused] or special tokens), in id order."""
-    vocabulary = tokenizer.get_vocab()
-    return sorted((token for token in vocabulary if _WORD.fullmatch(token)), key=vocabulary.__getitem__)
+    """The whole-word entries of a WordPiece vocabulary: its ordinary tokens (`regular_token_ids`) of at
+    least two letters and no ## marker, in id order."""
+    from luxical_st.tokenizer import regular_token_ids
+
+    tokens = (tokenizer.id_to_token(int(index)) for index in regular_token_ids(tokenizer))
+    return [token for token in tokens if _WORD.fullmatch(token)]
 
 
 def training_documents(config: PipelineConfig, corpus: Any) -> Any:

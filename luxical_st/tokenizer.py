@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 from tokenizers import Tokenizer
 
 DEFAULT_TOKENIZER = "bert-base-uncased"
@@ -47,3 +48,18 @@ def load_wordpiece_tokenizer(name_or_path: str | os.PathLike[str] | None = None)
     else:
         tokenizer = Tokenizer.from_pretrained(str(name_or_path))
     return prepare_tokenizer(tokenizer)
+
+
+def regular_token_ids(tokenizer: Tokenizer) -> np.ndarray:
+    """Ids of the tokenizer's ordinary tokens: no added/special tokens, no "[unusedN]"-style slots."""
+    added = set(tokenizer.get_vocab(with_added_tokens=True)) - set(
+        tokenizer.get_vocab(with_added_tokens=False)
+    )
+    return np.array(
+        sorted(
+            index
+            for token, index in tokenizer.get_vocab(with_added_tokens=False).items()
+            if token not in added and not (token.startswith("[") and token.endswith("]"))
+        ),
+        dtype=np.int64,
+    )

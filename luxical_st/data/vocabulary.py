@@ -27,6 +27,8 @@ import numba
 import numpy as np
 
 from luxical_st.data.space_saving import SpaceSavingSummary, bucket_bits, read_versioned_npz, sorted_runs
+from luxical_st.modules import PAD_TOKEN
+from luxical_st.tokenizer import regular_token_ids as regular_token_ids  # the one rule, re-exported
 
 if TYPE_CHECKING:
     import tokenizers
@@ -34,7 +36,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-PAD = -1
 MIN_CHUNK_TOKENS = 1 << 19
 MAX_CHUNK_TOKENS = 1 << 24
 _FNV_OFFSET = np.uint64(14695981039346656037)
@@ -71,7 +72,7 @@ class NgramVocabulary:
         if ngrams.size and (ngrams[:, 0] < 0).any():
             raise ValueError("every n-gram needs a token in its first slot")
         padded = ngrams < 0
-        if (ngrams < PAD).any() or (padded[:, :-1] & ~padded[:, 1:]).any():
+        if (ngrams < PAD_TOKEN).any() or (padded[:, :-1] & ~padded[:, 1:]).any():
             raise ValueError("n-grams must be left-aligned and padded with -1")
         if counts.size and ((counts < 1).any() or (np.diff(counts) < 0).any()):
             raise ValueError("counts must be positive and in ascending order")
@@ -97,9 +98,9 @@ class NgramVocabulary:
         showed still gets features, which a teacher-seeded n-gram table can give meaning.
         """
         token_ids = np.unique(np.asarray(token_ids, dtype=np.int64))
-        unigrams = self.ngrams[(self.ngrams[:, 1:] == PAD).all(axis=1), 0]
+        unigrams = self.ngrams[(self.ngrams[:, 1:] == PAD_TOKEN).all(axis=1), 0]
         missing = np.setdiff1d(token_ids, unigrams)
-        added = np.full((missing.size, self.max_ngram_length), PAD, dtype=np.int32)
+        added = np.full((missing.size, self.max_ngram_length), PAD_TOKEN, dtype=np.int32)
         added[:, 0] = missing
         return NgramVocabulary(
             np.concatenate([added, self.ngrams]),
@@ -201,7 +202,7 @@ def _ngram_items(tokens: np.ndarray, payload: np.ndarray, max_n: int) -> np.ndar
     for r in range(payload.size):
         start, size = divmod(payload[r], max_n + 1)
         for c in range(max_n):
-            items[r, c] = tokens[start + c] if c < size else PAD
+            items[r, c] = tokens[start + c] if c < size else PAD_TOKEN
     return items
 
 
@@ -296,21 +297,6 @@ def select_vocabulary(
         counts.size - start,
     )
     return NgramVocabulary(summary.items[order[start:]], counts[start:])
-
-
-def regular_token_ids(tokenizer: tokenizers.Tokenizer) -> np.ndarray:
-    """Ids of the tokenizer's ordinary tokens: no added/special tokens, no "[unusedN]"-style slots."""
-    added = set(tokenizer.get_vocab(with_added_tokens=True)) - set(
-        tokenizer.get_vocab(with_added_tokens=False)
-    )
-    return np.array(
-        sorted(
-            index
-            for token, index in tokenizer.get_vocab(with_added_tokens=False).items()
-            if token not in added and not (token.startswith("[") and token.endswith("]"))
-        ),
-        dtype=np.int64,
-    )
 
 
 def _token_batches(

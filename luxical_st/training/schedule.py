@@ -1,4 +1,5 @@
-"""The warmup-stable-decay learning-rate schedule that Luxical trains with."""
+"""The warmup-stable-decay learning-rate schedule that Luxical trains with: transformers' own
+`get_wsd_schedule` with linear warmup and linear decay, its phases given as ratios of the run."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import math
 
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
+from transformers.optimization import get_wsd_schedule as _transformers_wsd_schedule
 
 
 def wsd_phase_steps(num_training_steps: int, warmup_ratio: float, decay_ratio: float) -> tuple[int, int]:
@@ -20,31 +22,6 @@ def wsd_phase_steps(num_training_steps: int, warmup_ratio: float, decay_ratio: f
     return math.ceil(warmup_ratio * num_training_steps), math.ceil(decay_ratio * num_training_steps)
 
 
-def wsd_multiplier(step: int, num_training_steps: int, num_warmup_steps: int, num_decay_steps: int) -> float:
-    """LR factor at optimizer step `step` (0-based): linear 0 -> 1, flat at 1, then linear down to 0.
-
-    The same shape as the reference Luxical `wsd_lr_schedule`; the decay reaches 0 at the last step.
-    """
-    if step < num_warmup_steps:
-        return step / num_warmup_steps
-    steps_left = num_training_steps - step
-    if steps_left < num_decay_steps:
-        return max(0.0, steps_left / num_decay_steps)
-    return 1.0
-
-
-class WSDMultiplier:
-    """Picklable LR lambda, so the scheduler's state_dict in a checkpoint records the phase lengths."""
-
-    def __init__(self, num_training_steps: int, num_warmup_steps: int, num_decay_steps: int) -> None:
-        self.num_training_steps = num_training_steps
-        self.num_warmup_steps = num_warmup_steps
-        self.num_decay_steps = num_decay_steps
-
-    def __call__(self, step: int) -> float:
-        return wsd_multiplier(step, self.num_training_steps, self.num_warmup_steps, self.num_decay_steps)
-
-
 def get_wsd_schedule(
     optimizer: Optimizer,
     num_training_steps: int,
@@ -52,6 +29,18 @@ def get_wsd_schedule(
     decay_ratio: float = 0.10,
     last_epoch: int = -1,
 ) -> LambdaLR:
-    """WSD: `warmup_ratio` of the steps linear warmup, flat peak, the last `decay_ratio` linear decay to 0."""
+    """WSD: `warmup_ratio` of the steps linear warmup, flat peak, the last `decay_ratio` linear decay to 0.
+
+    At every optimizer step (0 .. num_training_steps - 1) this is the reference Luxical
+    `wsd_lr_schedule` (tests/test_schedule.py compares them step by step).
+    """
     warmup, decay = wsd_phase_steps(num_training_steps, warmup_ratio, decay_ratio)
-    return LambdaLR(optimizer, WSDMultiplier(num_training_steps, warmup, decay), last_epoch=last_epoch)
+    return _transformers_wsd_schedule(
+        optimizer,
+        num_warmup_steps=warmup,
+        num_decay_steps=decay,
+        num_training_steps=num_training_steps,
+        warmup_type="linear",
+        decay_type="linear",
+        last_epoch=last_epoch,
+    )

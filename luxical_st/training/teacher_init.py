@@ -14,8 +14,8 @@ import torch
 from sentence_transformers import SentenceTransformer
 from tokenizers import Tokenizer
 
-from luxical_st.data.vocabulary import regular_token_ids
 from luxical_st.modules import PAD_TOKEN, NgramTfidf
+from luxical_st.tokenizer import regular_token_ids
 
 
 def token_strings(tokenizer: Tokenizer) -> list[str]:
