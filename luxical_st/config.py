@@ -221,6 +221,13 @@ class TrainConfig:
         default=0.0,
         metadata={"help": "with loss mse/cosine: add this x gram_kl on the student's own embeddings"},
     )
+    lexical_kl_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "add this x the Gram-matrix KL between the student and the batch's own TF-IDF "
+            "similarities (keeps which documents share rare n-grams)"
+        },
+    )
     learning_rate: float = field(default=1e-2, metadata={"help": "peak learning rate"})
     table_learning_rate: float | None = field(
         default=None,
@@ -290,6 +297,9 @@ class TrainConfig:
         )
         _require(self.weight_decay >= 0, "weight_decay", "must not be negative", self.weight_decay)
         _require(self.gram_kl_weight >= 0, "gram_kl_weight", "must not be negative", self.gram_kl_weight)
+        _require(
+            self.lexical_kl_weight >= 0, "lexical_kl_weight", "must not be negative", self.lexical_kl_weight
+        )
         _require(
             self.gram_kl_weight == 0 or self.loss != "gram_kl",
             "gram_kl_weight",

@@ -172,6 +172,7 @@ def configured_teacher(config: PipelineConfig) -> Any:
         device=teacher_config.teacher_device,
         max_seq_length=teacher_config.teacher_max_seq_length,
         dtype=teacher_config.teacher_dtype,
+        trust_remote_code=teacher_config.trust_remote_code,
     )
 
 
@@ -301,6 +302,7 @@ def training_step(
         temperature=train_config.temperature,
         quantization_limit=config.teacher.quantization_limit,
         gram_kl_weight=train_config.gram_kl_weight,
+        lexical_kl_weight=train_config.lexical_kl_weight,
     )
     result = train_model(
         model, dataset, loss, train_config, output_dir / CHECKPOINTS_DIR, callbacks=callbacks

