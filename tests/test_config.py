@@ -58,6 +58,8 @@ def test_command_line_overrides_the_file() -> None:
             "true",
             "--max_steps",
             "5",
+            "--pooled_documents",  # pooling reads the targets in memory, so streaming turns it off
+            "0",
         ],
     )
     assert config.training.num_train_epochs == 1.0
@@ -136,3 +138,13 @@ def test_train_py_fails_at_once_on_a_bad_config(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "--loss: invalid choice: 'triplet'" in result.stderr
+
+
+def test_pooled_documents_and_lexical_weight_are_checked() -> None:
+    with pytest.raises(ValueError, match="pooled_documents"):
+        load_config(None, ["--pooled_documents", "1"])
+    with pytest.raises(ValueError, match="pooled_documents"):
+        load_config(None, ["--pooled_documents", "4", "--streaming", "true", "--max_steps", "5"])
+    with pytest.raises(ValueError, match="lexical_kl_weight"):
+        load_config(None, ["--lexical_kl_weight", "-1"])
+    assert load_config(None, ["--pooled_documents", "8"]).training.pooled_documents == 8
