@@ -191,6 +191,16 @@ class ModelConfig:
             "n-grams as token means, PCA to half the first width, kept with both signs) instead of noise"
         },
     )
+    lexical_sketch_dimensions: int = field(
+        default=0,
+        metadata={
+            "help": "append a fixed count-sketch of the TF-IDF input this wide to the embedding after "
+            "training (a skip path for rare n-grams; 0 = off, the reference architecture)"
+        },
+    )
+    lexical_sketch_weight: float = field(
+        default=0.3, metadata={"help": "share of the sketch in the output's cosine, in [0, 1)"}
+    )
     teacher_init_norm: float = field(
         default=1.0, metadata={"help": "mean norm of the seeded n-gram rows (per sign half)"}
     )
@@ -206,6 +216,18 @@ class ModelConfig:
             "teacher_init",
             "needs a first layer at least 2 wide",
             sizes,
+        )
+        _require(
+            self.lexical_sketch_dimensions >= 0,
+            "lexical_sketch_dimensions",
+            "must be 0 (off) or positive",
+            self.lexical_sketch_dimensions,
+        )
+        _require(
+            0.0 <= self.lexical_sketch_weight < 1.0,
+            "lexical_sketch_weight",
+            "must lie in [0, 1)",
+            self.lexical_sketch_weight,
         )
 
 

@@ -12,7 +12,7 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from luxical_st.card import LuxicalModelCardData
-from luxical_st.modules import NgramTfidf, SparseDense
+from luxical_st.modules import LexicalSketch, NgramTfidf, SparseDense
 
 LUXICAL_ONE_LAYER_SIZES = (96, 3072, 3072, 192)
 
@@ -90,3 +90,18 @@ def layer_matrices(model: SentenceTransformer) -> list[np.ndarray]:
         elif isinstance(module, Dense):
             matrices.append(module.linear.weight.detach().float().cpu().numpy())
     return matrices
+
+
+def add_lexical_sketch(model: SentenceTransformer, dimensions: int, weight: float, seed: int = 0) -> None:
+    """Append a `LexicalSketch` (in place): the output becomes `[sqrt(1 - weight) * dense,
+    sqrt(weight) * sketch]`, `dimensions` wider, whose cosine mixes the distilled similarity with the
+    TF-IDF overlap of the inputs. It has no weights, so it is added after training."""
+    tfidf = model[0]
+    if not isinstance(tfidf, NgramTfidf):
+        raise TypeError(f"a Luxical model starts with NgramTfidf, this one with {type(tfidf).__name__}")
+    if any(isinstance(module, LexicalSketch) for module in model):
+        raise ValueError("the model already ends in a LexicalSketch")
+    width = model.get_embedding_dimension()
+    if width is None:
+        raise ValueError("the model does not report its embedding dimension")
+    model.append(LexicalSketch(tfidf.num_features, width, dimensions, weight, seed=seed))

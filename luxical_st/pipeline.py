@@ -307,6 +307,10 @@ def training_step(
     result = train_model(
         model, dataset, loss, train_config, output_dir / CHECKPOINTS_DIR, callbacks=callbacks
     )
+    if config.model.lexical_sketch_dimensions:
+        from luxical_st.model import add_lexical_sketch
+
+        add_lexical_sketch(model, config.model.lexical_sketch_dimensions, config.model.lexical_sketch_weight)
     model_dir = output_dir / MODEL_DIR
     partial = output_dir / f"partial-{MODEL_DIR}"
     shutil.rmtree(partial, ignore_errors=True)

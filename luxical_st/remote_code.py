@@ -23,7 +23,9 @@ from typing import Any
 
 from luxical_st.modules.ngram_tfidf import REMOTE_CODE_FILES
 
-LUXICAL_MODULE_TYPES = frozenset({"ngram_tfidf.NgramTfidf", "sparse_dense.SparseDense"})
+LUXICAL_MODULE_TYPES = frozenset(
+    {"ngram_tfidf.NgramTfidf", "sparse_dense.SparseDense", "lexical_sketch.LexicalSketch"}
+)
 _CODE_CONFIGS = ("config.json", "tokenizer_config.json")
 
 

@@ -36,7 +36,14 @@ CONFIG_FILE = "ngram_tfidf_config.json"
 ARRAYS_FILE = "ngram_tfidf.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
 # Source files a saved model needs to load as remote code: this file and what it imports.
-REMOTE_CODE_FILES = ("ngram_tfidf.py", "ngrams.py", "persistence.py", "sparse_dense.py", "wordpiece.py")
+REMOTE_CODE_FILES = (
+    "lexical_sketch.py",
+    "ngram_tfidf.py",
+    "ngrams.py",
+    "persistence.py",
+    "sparse_dense.py",
+    "wordpiece.py",
+)
 # Texts per chunk of the n-gram matching, bounding the memory of the flat token arrays.
 _CHUNK_TOKENS = 1 << 21
 

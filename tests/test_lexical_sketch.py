@@ -1,0 +1,83 @@
+"""LexicalSketch: the fixed count-sketch skip path of the TF-IDF input, concatenated to the embedding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sentence_transformers import SentenceTransformer
+
+from luxical_st.config import load_config
+from luxical_st.model import add_lexical_sketch, build_model
+from luxical_st.modules import LexicalSketch
+from tests.conftest import exact_ngram_vocabulary
+
+
+@pytest.fixture(scope="module")
+def luxical(tokenizer, news_texts: list[str]) -> SentenceTransformer:
+    rows = [e.ids for e in tokenizer.encode_batch(news_texts[:200], add_special_tokens=False)]
+    ngrams, counts = exact_ngram_vocabulary(rows, max_n=2, min_count=2)
+    idf = (np.log(counts.sum()) - np.log(counts)).astype(np.float32)
+    return build_model(tokenizer, ngrams, idf, layer_sizes=(32, 64, 16))
+
+
+def tfidf_rows(model: SentenceTransformer, texts: list[str]) -> np.ndarray:
+    features = model[0].preprocess(texts)
+    dense = np.zeros((len(texts), model[0].num_features), dtype=np.float64)
+    bounds = [*features["offsets"].tolist(), len(features["input_ids"])]
+    for row in range(len(texts)):
+        for position in range(bounds[row], bounds[row + 1]):
+            dense[row, int(features["input_ids"][position])] += float(
+                features["per_sample_weights"][position]
+            )
+    return dense
+
+
+def test_output_mixes_the_dense_cosine_and_the_sketch_cosine(
+    luxical, news_texts: list[str], tmp_path
+) -> None:
+    texts = [text for text in news_texts[200:260] if text.strip()][:40]
+    dense = luxical.encode(texts)
+    model = build_model(luxical[0].tokenizer, luxical[0].ngrams, luxical[0].idf, layer_sizes=(32, 64, 16))
+    model.load_state_dict(luxical.state_dict())
+    add_lexical_sketch(model, dimensions=4096, weight=0.4)
+    out = model.encode(texts)
+    assert out.shape == (40, 16 + 4096) and model.get_embedding_dimension() == 16 + 4096
+    np.testing.assert_allclose(out[:, :16], dense * np.sqrt(0.6), atol=1e-6)
+    sketch = out[:, 16:] / np.sqrt(0.4)
+    np.testing.assert_allclose(np.linalg.norm(sketch, axis=1), 1.0, atol=1e-5)
+    # The sketch's cosines estimate the TF-IDF cosines (a random projection: error ~ 1/sqrt(dims)).
+    exact = tfidf_rows(model, texts)
+    exact /= np.linalg.norm(exact, axis=1, keepdims=True)
+    upper = np.triu_indices(40, 1)
+    estimated, truth = (sketch @ sketch.T)[upper], (exact @ exact.T)[upper]
+    assert np.abs(estimated - truth).max() < 0.08
+    assert np.corrcoef(estimated, truth)[0, 1] > 0.95
+    cosine = out @ out.T
+    np.testing.assert_allclose(cosine, 0.6 * dense @ dense.T + 0.4 * sketch @ sketch.T, atol=1e-5)
+
+
+def test_saved_model_rebuilds_the_same_sketch(luxical, news_texts: list[str], tmp_path: Path) -> None:
+    model = build_model(luxical[0].tokenizer, luxical[0].ngrams, luxical[0].idf, layer_sizes=(32, 64, 16))
+    add_lexical_sketch(model, dimensions=64, weight=0.3)
+    texts = [*news_texts[:5], "", "   "]
+    before = model.encode(texts)
+    model.save(str(tmp_path / "model"))
+    again = SentenceTransformer(str(tmp_path / "model"), trust_remote_code=True, device="cpu")
+    assert type(again[-1]).__name__ == "LexicalSketch"
+    np.testing.assert_allclose(again.encode(texts), before, atol=1e-6)
+    assert not before[-2:].any() and np.isfinite(before).all()  # no known n-gram: all zeros
+    with pytest.raises(ValueError, match="already ends"):
+        add_lexical_sketch(model, dimensions=64, weight=0.3)
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="weight"):
+        LexicalSketch(100, 16, 64, weight=1.0)
+    with pytest.raises(ValueError, match="positive"):
+        LexicalSketch(100, 16, 0)
+    with pytest.raises(ValueError, match="lexical_sketch_weight"):
+        load_config(None, ["--lexical_sketch_weight", "1.5"])
+    with pytest.raises(ValueError, match="lexical_sketch_dimensions"):
+        load_config(None, ["--lexical_sketch_dimensions", "-4"])
