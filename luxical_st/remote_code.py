@@ -57,8 +57,11 @@ def _reader(name_or_path: str) -> Any:
 def _is_own_luxical_code(folder: Path) -> bool:
     """Whether a local folder's Luxical module files are exactly this luxical-st's own."""
     here = Path(__file__).parent / "modules"
+    present = [name for name in REMOTE_CODE_FILES if (folder / name).is_file()]
+    if "ngram_tfidf.py" not in present or "sparse_dense.py" not in present:
+        return False
     try:
-        return all((folder / name).read_bytes() == (here / name).read_bytes() for name in REMOTE_CODE_FILES)
+        return all((folder / name).read_bytes() == (here / name).read_bytes() for name in present)
     except OSError:
         return False
 

@@ -59,6 +59,8 @@ def test_evaluate_runs_offline_end_to_end(tiny_paths: list[str], tmp_path: Path)
         *("--model", f"first={tiny_paths[0]}", "--model", tiny_paths[1]),
         *("--output_dir", str(out), "--mteb_cache", str(tmp_path / "cache")),
         *("--edu_max_docs", "1500", "--speed_docs", "40"),
+        *("--tasks", "LeeDocSimilarity", "SimLex999", "WikipediaTopicClassification"),
+        *("--tasks", "WikipediaTopicClustering", "NewsNearDuplicates", "NewsTitleRetrieval"),
     ]
     env = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "MPLBACKEND": "Agg"}
     completed = subprocess.run(
@@ -68,19 +70,21 @@ def test_evaluate_runs_offline_end_to_end(tiny_paths: list[str], tmp_path: Path)
 
     results = json.loads((out / "results.json").read_text())
     assert list(results["models"]) == ["first", "lux-b"]
-    tasks = {"LeeDocSimilarity", "SimLex999", "WordSim353", "RottenTomatoesClassification"}
-    tasks |= {"HealthTweetsClassification", "WordNetGlossRetrieval"}
+    tasks = {"LeeDocSimilarity", "SimLex999", "WikipediaTopicClassification"}
+    tasks |= {"WikipediaTopicClustering", "NewsNearDuplicates", "NewsTitleRetrieval"}
     for scores in results["mteb"].values():
         assert set(scores) == tasks
+        assert scores["NewsTitleRetrieval"]["category"] == "query -> document retrieval"
         assert all(-1 <= score["main_score"] <= 1 for score in scores.values())
     assert results["edu"]["n_test"] == 150 and set(results["edu"]["models"]) == {"first", "lux-b"}
     assert results["speed"]["first"]["ratio"] == 1.0 and results["speed"]["lux-b"]["docs_per_s"] > 0
 
     table = (out / "results.md").read_text()
     header = table.splitlines()[0]
-    assert "LeeDocSimilarity (cosine_pearson)" in header and "average" in header and "docs/s" in header
+    assert "query -> document retrieval" in header and "overall" in header and "docs/s" in header
+    assert "| LeeDocSimilarity | document similarity (STS) | cosine_pearson |" in table
     assert "| first |" in table and "| lux-b |" in table and "fastText (raw text)" in table
-    for plot in ("edu_roc.png", "quality_vs_speed.png"):
+    for plot in ("edu_roc.png", "quality_vs_speed.png", "categories.png"):
         assert (out / plot).read_bytes()[:8] == PNG_MAGIC
     assert (tmp_path / "cache" / "results" / "local__first").is_dir()
 

@@ -14,26 +14,35 @@ from luxical_st.evaluation.mteb_runner import is_luxical, model_meta
 
 @pytest.fixture(scope="module")
 def tfidf(tokenizer, tweet_texts):
-    return baselines.tfidf_baseline(tweet_texts, tokenizer)
+    return baselines.tfidf_baseline(tweet_texts, tokenizer, max_ngram_length=2, min_count=2)
 
 
 def test_tfidf_baseline_equals_a_direct_computation(tfidf, tokenizer, tweet_texts, news_texts) -> None:
-    size = tokenizer.get_vocab_size(with_added_tokens=True)
-    counts = Counter(i for e in tokenizer.encode_batch(tweet_texts, add_special_tokens=False) for i in e.ids)
-    total = sum(counts.values()) + size
-    vocabulary = tokenizer.get_vocab()
+    from luxical_st.tokenizer import regular_token_ids
+
+    module = tfidf[0]
+    vocabulary = {tuple(int(t) for t in row if t >= 0): index for index, row in enumerate(module.ngrams)}
+    counts: Counter[tuple[int, ...]] = Counter()
+    for encoding in tokenizer.encode_batch(tweet_texts, add_special_tokens=False):
+        ids = encoding.ids
+        counts.update(tuple(ids[i : i + n]) for n in (1, 2) for i in range(len(ids) - n + 1))
+    kept = {gram for gram, count in counts.items() if count >= 2}
+    unigrams = {(int(token),) for token in regular_token_ids(tokenizer)}
+    assert set(vocabulary) == kept | unigrams
+    total = sum(counts[gram] for gram in kept) + len(unigrams - kept)
     texts = [news_texts[0], tweet_texts[3], "Zyzzyva quokka!"]
     embeddings = tfidf.encode(texts, convert_to_numpy=True)
-    tokens = [index for index in range(size) if not tokenizer.id_to_token(index).startswith("[")]
-    column = {token: position for position, token in enumerate(tokens)}
-    assert embeddings.shape == (3, len(tokens)) and len(tokens) < size
+    assert embeddings.shape == (3, len(vocabulary))
     for text, row in zip(texts, embeddings, strict=True):
-        expected = np.zeros(len(tokens))
-        for token, tf in Counter(tokenizer.encode(text, add_special_tokens=False).ids).items():
-            expected[column[token]] = tf * (math.log(total) - math.log(counts[token] + 1))
+        ids = tokenizer.encode(text, add_special_tokens=False).ids
+        grams = Counter(tuple(ids[i : i + n]) for n in (1, 2) for i in range(len(ids) - n + 1))
+        expected = np.zeros(len(vocabulary))
+        for gram, tf in grams.items():
+            if gram in vocabulary:
+                count = counts[gram] if gram in kept else 1
+                expected[vocabulary[gram]] = tf * (math.log(total) - math.log(count))
         expected /= np.linalg.norm(expected)
-        np.testing.assert_allclose(row, expected, atol=1e-6)
-    assert vocabulary["[CLS]"] not in column
+        np.testing.assert_allclose(row, expected, atol=1e-5)
 
 
 def test_tfidf_baseline_handles_empty_text_and_is_not_luxical(tfidf) -> None:

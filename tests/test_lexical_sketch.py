@@ -67,6 +67,14 @@ def test_saved_model_rebuilds_the_same_sketch(luxical, news_texts: list[str], tm
     again = SentenceTransformer(str(tmp_path / "model"), trust_remote_code=True, device="cpu")
     assert type(again[-1]).__name__ == "LexicalSketch"
     np.testing.assert_allclose(again.encode(texts), before, atol=1e-6)
+    # The reloaded model runs the folder's own code (one cache folder per module file): saving it again
+    # must carry every module file, lexical_sketch.py included.
+    again.save(str(tmp_path / "again"))
+    assert (tmp_path / "again" / "lexical_sketch.py").read_bytes() == (
+        tmp_path / "model" / "lexical_sketch.py"
+    ).read_bytes()
+    third = SentenceTransformer(str(tmp_path / "again"), trust_remote_code=True, device="cpu")
+    np.testing.assert_allclose(third.encode(texts), before, atol=1e-6)
     assert not before[-2:].any() and np.isfinite(before).all()  # no known n-gram: all zeros
     with pytest.raises(ValueError, match="already ends"):
         add_lexical_sketch(model, dimensions=64, weight=0.3)

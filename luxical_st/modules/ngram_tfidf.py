@@ -217,9 +217,11 @@ class NgramTfidf(InputModule):
         self.tokenizer.save(str(out / TOKENIZER_FILE))
         here = Path(__file__).parent
         for name in REMOTE_CODE_FILES:
-            target = out / name
-            if (here / name).resolve() != target.resolve():
-                target.write_bytes((here / name).read_bytes())
+            target, source = out / name, here / name
+            # A model loaded as remote code has each module's files in its own cache folder: a file
+            # that is not beside this one (lexical_sketch.py) is written by its own module's save.
+            if source.is_file() and source.resolve() != target.resolve():
+                target.write_bytes(source.read_bytes())
 
     @classmethod
     def load(
