@@ -1,0 +1,198 @@
+"""Semantic dedup (SemDeDup, Abbas et al. 2023) on Luxical embeddings: spherical k-means, then every
+pair inside a cluster whose cosine is at least a threshold is a duplicate pair; the connected pairs
+form duplicate groups and one document per group is kept.
+
+    python -m luxical_st.curate.dedup --model MODEL --input docs.parquet --threshold 0.9 --output keep.parquet
+
+Pairs split across two clusters are missed (SemDeDup's trade of recall for linear cost); more
+documents per cluster (smaller `k`) find more of them at quadratic cost inside each cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from luxical_st.curate.cluster import _normalized, assign, spherical_kmeans
+from luxical_st.extras import require_extra
+
+DOCS_PER_CLUSTER = 1000
+BLOCK_ROWS = 2048
+
+
+@dataclass
+class DedupResult:
+    """`keep`: one True per duplicate group and for every unique document; `group`: each document's
+    duplicate group (-1 when it has no duplicate); `groups`: the members of each group (the kept one
+    first); `clusters`: each document's k-means cluster."""
+
+    keep: np.ndarray
+    group: np.ndarray
+    groups: list[np.ndarray]
+    clusters: np.ndarray
+    pairs: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def removed(self) -> int:
+        return int((~self.keep).sum())
+
+
+def groups_from_pairs(n: int, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Connected components of the duplicate pairs: (group id per document or -1, members per group)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    group = np.full(n, -1, dtype=np.int64)
+    if len(left) == 0:
+        return group, []
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    members = np.unique(np.concatenate([left, right]))
+    _, first_seen, renumbered = np.unique(component[members], return_index=True, return_inverse=True)
+    order = np.argsort(first_seen, kind="stable")  # groups numbered by their first document
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    group[members] = rank[renumbered]
+    sorted_members = members[np.argsort(group[members], kind="stable")]
+    bounds = np.cumsum(np.bincount(group[members], minlength=len(order)))[:-1]
+    return group, np.split(sorted_members, bounds)
+
+
+def cluster_pairs(x: np.ndarray, members: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i < j, document indices) of `members` with cosine >= threshold, in row blocks."""
+    vectors = x[members]
+    lefts, rights = [], []
+    for start in range(0, len(members), BLOCK_ROWS):
+        block = vectors[start : start + BLOCK_ROWS] @ vectors.T
+        rows, cols = np.nonzero(block >= threshold)
+        upper = cols > rows + start
+        lefts.append(members[rows[upper] + start])
+        rights.append(members[cols[upper]])
+    if not lefts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(lefts), np.concatenate(rights)
+
+
+def semantic_dedup(
+    embeddings: np.ndarray,
+    threshold: float = 0.9,
+    k: int | None = None,
+    sample_size: int | None = None,
+    keep: str = "first",
+    seed: int = 0,
+) -> DedupResult:
+    """SemDeDup over `embeddings` (n, d). `k` defaults to n / 1000 clusters; `keep`: "first" keeps a
+    group's earliest document, "central" the one closest to its cluster centroid. All-zero rows (empty
+    text) are never called duplicates."""
+    require_extra("curate", "semantic dedup")
+    if keep not in ("first", "central"):
+        raise ValueError(f"keep must be 'first' or 'central', got {keep!r}")
+    if not -1.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold is a cosine in [-1, 1], got {threshold}")
+    x = _normalized(embeddings)
+    n = len(x)
+    start = time.perf_counter()
+    k = max(1, min(n, k or round(n / DOCS_PER_CLUSTER)))
+    centroids = spherical_kmeans(x, k, sample_size=sample_size, seed=seed)
+    clusters, similarity = assign(x, centroids)
+    clustered = time.perf_counter()
+    nonzero = np.linalg.norm(x, axis=1) > 0
+    order = np.argsort(clusters, kind="stable")
+    bounds = np.flatnonzero(np.diff(clusters[order])) + 1
+    lefts, rights = [], []
+    for members in np.split(order, bounds):
+        members = members[nonzero[members]]
+        if len(members) > 1:
+            left, right = cluster_pairs(x, members, threshold)
+            lefts.append(left)
+            rights.append(right)
+    left = np.concatenate(lefts) if lefts else np.empty(0, np.int64)
+    right = np.concatenate(rights) if rights else np.empty(0, np.int64)
+    group, groups = groups_from_pairs(n, left, right)
+    keep_mask = group < 0
+    for index, members in enumerate(groups):
+        if keep == "central":
+            members = members[np.argsort(-similarity[members], kind="stable")]
+            groups[index] = members
+        keep_mask[members[0]] = True
+    return DedupResult(
+        keep=keep_mask,
+        group=group,
+        groups=groups,
+        clusters=clusters,
+        pairs=len(left),
+        seconds={"cluster": clustered - start, "pairs": time.perf_counter() - clustered},
+    )
+
+
+def normalized_text_hash(text: str) -> bytes:
+    """Exact-dedup key: blake2b of the lower-cased text with whitespace collapsed."""
+    return hashlib.blake2b(" ".join(text.lower().split()).encode("utf-8"), digest_size=16).digest()
+
+
+def exact_dedup(texts: Sequence[str]) -> np.ndarray:
+    """Keep mask of exact dedup (after lower-casing and collapsing whitespace): first copy kept."""
+    seen: set[bytes] = set()
+    keep = np.zeros(len(texts), dtype=bool)
+    for index, text in enumerate(texts):
+        key = normalized_text_hash(text)
+        if key not in seen:
+            seen.add(key)
+            keep[index] = True
+    return keep
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m luxical_st.curate.dedup", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--input", required=True, help="parquet file of texts (and ids / embeddings)")
+    parser.add_argument("--output", required=True, help="parquet file: id, keep, group, cluster")
+    parser.add_argument("--model", default=None, help="model folder or Hub id (to embed texts)")
+    parser.add_argument("--text-column", default="text")
+    parser.add_argument("--id-column", default=None, help="default: the row number")
+    parser.add_argument("--embedding-column", default=None, help="use stored embeddings instead of texts")
+    parser.add_argument("--threshold", type=float, default=0.9)
+    parser.add_argument("--k", type=int, default=None)
+    parser.add_argument("--keep", choices=("first", "central"), default="first")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--trust-remote-code", action="store_true")
+    args = parser.parse_args(argv)
+    require_extra("curate", "semantic dedup")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(args.input)
+    if args.embedding_column:
+        embeddings = np.asarray(table.column(args.embedding_column).to_pylist(), dtype=np.float32)
+    elif args.model:
+        from sentence_transformers import SentenceTransformer
+
+        from luxical_st.remote_code import check_remote_code
+
+        check_remote_code(args.model, args.trust_remote_code, "--trust-remote-code")
+        model: Any = SentenceTransformer(args.model, device="cpu", trust_remote_code=True)
+        texts = [str(t) for t in table.column(args.text_column).to_pylist()]
+        embeddings = model.encode(texts, batch_size=256, convert_to_numpy=True)
+    else:
+        parser.error("give --embedding-column, or --model and a text column")
+    result = semantic_dedup(embeddings, args.threshold, args.k, keep=args.keep, seed=args.seed)
+    ids = table.column(args.id_column) if args.id_column else pa.array(np.arange(len(embeddings)))
+    columns = {"id": ids, "keep": pa.array(result.keep), "group": pa.array(result.group)}
+    pq.write_table(pa.table({**columns, "cluster": pa.array(result.clusters)}), args.output)
+    print(
+        f"{len(embeddings):,} documents, {len(result.groups):,} duplicate groups, {result.removed:,} removed "
+        f"-> {args.output}; seconds {result.seconds}"
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
