@@ -1,9 +1,10 @@
 """The optional rings of luxical-st and the one error a missing extra gives.
 
 The core (modules, model building, conversion, the card, the upload) needs only sentence-transformers.
-The recipe (data, config, training, pipeline) needs the `train` extra and evaluation the `eval` extra;
-their modules call `require_extra` when imported, so a missing package fails at once with the command
-that installs it, not with an ImportError from deep inside.
+The recipe (data, config, training, pipeline) needs the `train` extra; evaluation, curation and
+scale-out need the `eval`, `curate` and `scale` extras. Their modules call `require_extra` when
+imported, so a missing package fails at once with the command that installs it, not with an
+ImportError from deep inside.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import importlib.util
 EXTRAS: dict[str, tuple[str, ...]] = {
     "train": ("datasets", "numba", "accelerate", "yaml", "tqdm", "matplotlib"),
     "eval": ("datasets", "tqdm", "mteb", "sklearn", "matplotlib"),
+    "curate": ("datasets", "sklearn", "faiss", "safetensors", "matplotlib"),
+    "scale": ("ray", "datatrove", "pyarrow", "tqdm"),
 }
 
 

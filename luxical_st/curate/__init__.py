@@ -9,11 +9,3 @@
 Inference of a saved head needs only numpy and safetensors; fitting needs scikit-learn, clustering
 faiss-cpu. Each module checks its packages at first use and names the extra.
 """
-
-from __future__ import annotations
-
-from luxical_st.extras import EXTRAS
-
-# The import names of the `curate` extra's packages (setup.cfg extras_require). Registered here so
-# `require_extra("curate")` works without the core knowing about this outer ring.
-EXTRAS.setdefault("curate", ("datasets", "sklearn", "faiss", "safetensors", "matplotlib"))

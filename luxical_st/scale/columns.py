@@ -1,0 +1,134 @@
+"""The one format of a stored embedding column: precision, (de)quantisation ranges and Arrow type.
+
+Every scale-out path (the Ray embedding step, the datatrove step, the `luxical_st.embed` CLI) writes
+embeddings through `EmbeddingFormat`, and saves it as `FORMAT_FILE` next to the shards, so a reader can
+dequantise what any of them wrote. Quantisation is sentence-transformers' `quantize_embeddings`; the
+int8/uint8 ranges are fixed once, before the job starts, from a calibration sample, so every worker and
+every shard uses the same buckets.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PRECISIONS = ("float32", "float16", "int8", "uint8", "binary")
+FORMAT_FILE = "luxical_embedding.json"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class EmbeddingFormat:
+    """How an embedding column is stored; `ranges` is (2, dimensions) for int8 and uint8, else None."""
+
+    precision: str
+    dimensions: int
+    model: str = ""
+    ranges: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.precision in ("int8", "uint8") and (
+            self.ranges is None or any(len(row) != self.dimensions for row in self.ranges)
+        ):
+            raise ValueError(f"{self.precision} needs ranges of shape (2, {self.dimensions})")
+
+    @classmethod
+    def calibrate(cls, precision: str, calibration: np.ndarray, model: str = "") -> EmbeddingFormat:
+        """The format for `precision`, with int8/uint8 ranges taken as the per-dimension min and max of
+        `calibration` (float embeddings of a sample of the corpus)."""
+        calibration = np.asarray(calibration, dtype=np.float32)
+        if calibration.ndim != 2 or len(calibration) < 2:
+            raise ValueError("calibration must be a 2-D array of at least two embeddings")
+        ranges = None
+        if precision in ("int8", "uint8"):
+            ranges = (tuple(calibration.min(0).tolist()), tuple(calibration.max(0).tolist()))
+        return cls(precision=precision, dimensions=calibration.shape[1], model=model, ranges=ranges)
+
+    @property
+    def width(self) -> int:
+        """Values per stored row (binary packs eight dimensions into a byte)."""
+        return (self.dimensions + 7) // 8 if self.precision == "binary" else self.dimensions
+
+    def quantize(self, embeddings: np.ndarray) -> np.ndarray:
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        if embeddings.ndim != 2 or embeddings.shape[1] != self.dimensions:
+            raise ValueError(f"expected embeddings of shape (n, {self.dimensions}), got {embeddings.shape}")
+        if self.precision == "float32":
+            return embeddings
+        if self.precision == "float16":
+            return embeddings.astype(np.float16)
+        from sentence_transformers.util.quantization import quantize_embeddings
+
+        ranges = None if self.ranges is None else np.asarray(self.ranges, dtype=np.float32)
+        return np.asarray(quantize_embeddings(embeddings, self.precision, ranges=ranges))  # type: ignore[arg-type]
+
+    def dequantize(self, values: np.ndarray) -> np.ndarray:
+        """Float32 embeddings back from stored values (bucket centres for int8/uint8, +-1 for binary)."""
+        values = np.asarray(values)
+        if self.precision in ("float32", "float16"):
+            return values.astype(np.float32)
+        if self.precision == "binary":
+            bits = np.unpackbits((values.astype(np.int16) + 128).astype(np.uint8), axis=-1)
+            return bits[:, : self.dimensions].astype(np.float32) * 2 - 1
+        assert self.ranges is not None
+        starts, ends = (np.asarray(row, dtype=np.float32) for row in self.ranges)
+        steps = (ends - starts) / 255
+        steps = np.where(steps == 0, 1, steps)
+        buckets = values.astype(np.float32) + (128 if self.precision == "int8" else 0)
+        return starts + (buckets + 0.5) * steps
+
+    def arrow_type(self) -> Any:
+        import pyarrow as pa
+
+        value_type = {
+            "float32": pa.float32(),
+            "float16": pa.float16(),
+            "int8": pa.int8(),
+            "uint8": pa.uint8(),
+            "binary": pa.int8(),
+        }[self.precision]
+        return pa.list_(value_type, self.width)
+
+    def to_arrow(self, values: np.ndarray) -> Any:
+        """A FixedSizeListArray of the stored values (one row per embedding), zero-copy where possible."""
+        import pyarrow as pa
+
+        values = np.ascontiguousarray(values)
+        if values.ndim != 2 or values.shape[1] != self.width:
+            raise ValueError(f"expected stored values of shape (n, {self.width}), got {values.shape}")
+        return pa.FixedSizeListArray.from_arrays(pa.array(values.reshape(-1)), self.width)
+
+    def from_arrow(self, column: Any) -> np.ndarray:
+        """The stored values of an Arrow (chunked) column as an (n, width) array."""
+        import pyarrow as pa
+
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        return column.flatten().to_numpy(zero_copy_only=False).reshape(-1, self.width)
+
+    def save(self, folder: str | Path) -> Path:
+        path = Path(folder) / FORMAT_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, folder: str | Path) -> EmbeddingFormat:
+        path = Path(folder) / FORMAT_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: is {folder} an embedding output folder?")
+        data = json.loads(path.read_text())
+        if data.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"{path}: format_version {data.get('format_version')}, expected {FORMAT_VERSION}"
+            )
+        ranges = data.get("ranges")
+        data["ranges"] = None if ranges is None else tuple(tuple(row) for row in ranges)
+        return cls(**data)
