@@ -24,7 +24,7 @@ from luxical_st.curate.head_model import ClassifierHead
 from luxical_st.curate.heads import train_head
 from luxical_st.evaluation.sources import news_articles
 from luxical_st.scale.columns import FORMAT_FILE, EmbeddingFormat
-from luxical_st.scale.datatrove_steps import LuxicalEmbed, LuxicalHeadFilter
+from luxical_st.scale.datatrove_steps import LuxicalEmbed, LuxicalHeadFilter, document_batches
 from luxical_st.scale.encoder import head_name
 from tests.conftest import exact_ngram_vocabulary
 
@@ -233,6 +233,17 @@ def test_quantised_metadata_is_dequantised_by_the_filter(model_path, head_path, 
     assert kept == [i for i, score in zip(ids, scores, strict=True) if score >= threshold]
 
 
+def test_documents_are_batched_by_text_bytes(texts):
+    documents = [Document(texts[i], i) for i in sorted(texts)]
+    documents.insert(7, Document(" ".join(texts.values()), "everything"))  # ~800 KB, alone in its batch
+    batches = list(document_batches(documents, max_bytes=40_000, max_documents=10, step="test"))
+    assert [d.id for batch, _ in batches for d in batch] == [d.id for d in documents]
+    for batch, size in batches:
+        assert size == sum(len(d.text.encode()) for d in batch)
+        assert len(batch) <= 10 and (size <= 40_000 or len(batch) == 1)
+    assert [len(batch) for batch, size in batches if size > 40_000] == [1]
+
+
 def test_steps_pickle_without_their_model(model_path, head_path, texts):
     ids = sorted(texts)[:20]
     embed = LuxicalEmbed(model_path)
@@ -260,6 +271,10 @@ def test_bad_input_fails_clearly(model_path, head_path, tmp_path):
         LuxicalEmbed(model_path, precision="float8")
     with pytest.raises(ValueError, match="stores nothing"):
         LuxicalEmbed(model_path, metadata_key=None)
+    side = tmp_path / "side"
+    list(LuxicalEmbed(model_path, output_folder=str(side)).run([Document("some text", "a")]))
+    with pytest.raises(ValueError, match="holds another embedding format"):
+        list(LuxicalEmbed(model_path, "float16", str(side)).run([Document("some text", "a")]))
     with pytest.raises(ValueError, match="not one of the head's labels"):
         LuxicalHeadFilter(ClassifierHead.load(head_path), label="maybe")
     with pytest.raises(FileNotFoundError, match="not a luxical-st classifier head"):

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
-import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +40,8 @@ from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.typeshelper import StatHints
 
 from .columns import FORMAT_FILE, EmbeddingFormat
+from .datatrove_shards import RankShard
 from .encoder import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, EMBEDDING_COLUMN, BatchEncoder
-
-PARTIAL_SUFFIX = ".partial"  # a shard being written; renamed to `{rank:05d}.parquet` when its rank finishes
 
 
 def document_batches(
@@ -163,7 +160,7 @@ class LuxicalEmbed(_LuxicalStep, PipelineStep):
         batches = document_batches(data, self.batch_bytes, self.batch_documents, "LuxicalEmbed")
         encoder = self.encoder()
         fmt: EmbeddingFormat = encoder.fmt
-        shard = _Shard(self.output_folder, rank, fmt) if self.output_folder is not None else None
+        shard = RankShard(self.output_folder, rank, fmt) if self.output_folder is not None else None
         try:
             for batch, size in batches:
                 with self.track_time("batch"):
@@ -190,64 +187,6 @@ class LuxicalEmbed(_LuxicalStep, PipelineStep):
             raise
         if shard is not None:
             shard.finish()
-
-
-class _Shard:
-    """The parquet side output of one rank: written as `{rank:05d}.parquet.partial`, renamed when complete;
-    the folder's `luxical_embedding.json` must agree with the format of every shard in it."""
-
-    def __init__(self, folder: Any, rank: int, fmt: EmbeddingFormat):
-        self.folder = folder
-        self.name = f"{rank:05d}.parquet"
-        self.partial = self.name + PARTIAL_SUFFIX
-        self.fmt = fmt
-        self.handle: Any = None
-        self.writer: Any = None
-        self._save_format(rank)
-
-    def _save_format(self, rank: int) -> None:
-        with tempfile.TemporaryDirectory() as tmp:
-            text = self.fmt.save(tmp).read_text()
-        if self.folder.isfile(FORMAT_FILE):
-            with self.folder.open(FORMAT_FILE, "r") as handle:
-                existing = handle.read()
-            if json.loads(existing) != json.loads(text):
-                raise ValueError(
-                    f"{self.folder.path}/{FORMAT_FILE} holds another embedding format than this step "
-                    f"writes ({existing.strip()} vs {text.strip()}): use a new output_folder"
-                )
-            return
-        staged = f"{FORMAT_FILE}.{rank:05d}"  # every rank writes the same file: stage, then rename
-        with self.folder.open(staged, "w") as handle:
-            handle.write(text)
-        self.folder.mv(staged, FORMAT_FILE)
-
-    def write(self, ids: list[str], columns: Mapping[str, Any]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = pa.table({"id": pa.array(ids, pa.string()), **columns})
-        if self.writer is None:
-            self.handle = self.folder.open(self.partial, "wb")
-            self.writer = pq.ParquetWriter(self.handle, table.schema)
-        self.writer.write_table(table)
-
-    def _close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.handle.close()
-
-    def finish(self) -> None:
-        self._close()
-        if self.writer is not None:
-            self.folder.mv(self.partial, self.name)
-        elif self.folder.isfile(self.name):  # this rank has no documents now: drop an older run's shard
-            self.folder.rm(self.name)
-
-    def abandon(self) -> None:
-        self._close()
-        if self.folder.isfile(self.partial):
-            self.folder.rm(self.partial)
 
 
 class LuxicalHeadFilter(_LuxicalStep, BaseFilter):
@@ -432,16 +371,21 @@ class LuxicalHeadFilter(_LuxicalStep, BaseFilter):
                             writer.write(document, rank)
 
 
-_ENCODERS: dict[tuple[str, int | None, bool], BatchEncoder] = {}
+_ENCODERS: dict[tuple[str, bool], BatchEncoder] = {}
 
 
 def shared_encoder(model: str, threads: int | None = None, trust_remote_code: bool = True) -> BatchEncoder:
     """The float32 BatchEncoder of `model` in this process, loaded once: datatrove runs a fresh copy of the
-    pipeline for every rank, a worker may run several ranks, and both steps may use the same model."""
-    key = (str(model), threads, trust_remote_code)
+    pipeline for every rank, a worker may run several ranks, and both steps may use the same model.
+    `threads` (torch's, for the whole process) is set whenever given."""
+    key = (str(model), trust_remote_code)
     if key not in _ENCODERS:
         try:
             _ENCODERS[key] = BatchEncoder(str(model), threads=threads, trust_remote_code=trust_remote_code)
         except OSError as error:
             raise OSError(f"cannot load the Luxical model {model!r}: {error}") from error
+    elif threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     return _ENCODERS[key]
