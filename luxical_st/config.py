@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 LossName = Literal["gram_kl", "mse", "cosine"]
 TeacherDtype = Literal["auto", "float32", "bfloat16", "float16"]
+EngineName = Literal["local", "ray"]
 
 
 def _require(condition: bool, key: str, message: str, value: Any) -> None:
@@ -379,6 +380,35 @@ class OutputConfig:
         _require(bool(self.output_dir), "output_dir", "must name a folder", self.output_dir)
 
 
+@dataclass
+class EngineConfig:
+    """Where steps 1-2 (teacher targets, n-gram mining) run: this process, or Ray (the `scale` extra).
+    Both write the same artifacts (the vocabulary is identical while the n-gram summary does not fill;
+    beyond that both keep the Space-Saving guarantees)."""
+
+    engine: EngineName = field(
+        default="local",
+        metadata={
+            "help": "local: one process; ray: teacher actors (one GPU each where there are GPUs) "
+            "and sharded n-gram mining on Ray"
+        },
+    )
+    ray_address: str | None = field(
+        default=None, metadata={"help": "with engine: ray, join this cluster (unset: a local Ray)"}
+    )
+    ray_workers: int | None = field(
+        default=None,
+        metadata={
+            "help": "with engine: ray, teacher actors and mining tasks in flight "
+            "(unset: the cluster's GPUs, else its CPUs)"
+        },
+    )
+
+    def __post_init__(self) -> None:
+        _positive(self, "ray_workers")
+        _require(self.engine in typing.get_args(EngineName), "engine", "must be local or ray", self.engine)
+
+
 SECTIONS: dict[str, type] = {
     "corpus": CorpusConfig,
     "teacher": TeacherConfig,
@@ -386,6 +416,7 @@ SECTIONS: dict[str, type] = {
     "model": ModelConfig,
     "training": TrainConfig,
     "output": OutputConfig,
+    "engine": EngineConfig,
 }
 
 
@@ -399,6 +430,7 @@ class PipelineConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainConfig = field(default_factory=TrainConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """The flat key -> value mapping, the layout of the YAML files."""

@@ -162,18 +162,32 @@ def iter_texts(dataset: Any, column: str, batch_size: int = 1000) -> Iterator[st
         yield from batch[column]
 
 
+def teacher_arguments(config: PipelineConfig) -> dict[str, Any]:
+    """`load_teacher`'s arguments as the config sets them (model, device, length, precision)."""
+    teacher_config = config.teacher
+    return {
+        "name_or_path": teacher_config.teacher,
+        "device": teacher_config.teacher_device,
+        "max_seq_length": teacher_config.teacher_max_seq_length,
+        "dtype": teacher_config.teacher_dtype,
+        "trust_remote_code": teacher_config.trust_remote_code,
+    }
+
+
 def configured_teacher(config: PipelineConfig) -> Any:
-    """The teacher SentenceTransformer as the config sets it up (model, device, length, precision)."""
+    """The teacher SentenceTransformer as the config sets it up."""
     from luxical_st.data.teacher import load_teacher
 
-    teacher_config = config.teacher
-    return load_teacher(
-        teacher_config.teacher,
-        device=teacher_config.teacher_device,
-        max_seq_length=teacher_config.teacher_max_seq_length,
-        dtype=teacher_config.teacher_dtype,
-        trust_remote_code=teacher_config.trust_remote_code,
-    )
+    return load_teacher(**teacher_arguments(config))
+
+
+def _ray_engine(config: PipelineConfig) -> bool:
+    """Whether steps 1-2 run on Ray (`engine: ray`). The Ray steps live in the outer `scale` ring; these
+    two lazy imports under `engine: ray` are the recipe's only references to it (an engine plug-in)."""
+    if config.engine.engine != "ray":
+        return False
+    require_extra("scale", "engine: ray")
+    return True
 
 
 def teacher_targets_step(config: PipelineConfig, output_dir: Path, corpus: Callable[[], Any]) -> Path:
@@ -185,6 +199,20 @@ def teacher_targets_step(config: PipelineConfig, output_dir: Path, corpus: Calla
         logger.info("Teacher targets: reusing %s", targets_dir)
         return targets_dir
     teacher_config = config.teacher
+    if _ray_engine(config):
+        from luxical_st.scale.ray_teacher import ray_teacher_targets
+
+        return ray_teacher_targets(
+            training_documents(config, corpus()),
+            targets_dir,
+            teacher_arguments(config),
+            dimensions=teacher_config.teacher_dimensions,
+            limit=teacher_config.quantization_limit,
+            batch_size=teacher_config.teacher_batch_size,
+            shard_size=teacher_config.target_shard_size,
+            workers=config.engine.ray_workers,
+            ray_address=config.engine.ray_address,
+        )
     return compute_teacher_targets(
         training_documents(config, corpus()),
         configured_teacher(config),
@@ -208,15 +236,26 @@ def vocabulary_step(config: PipelineConfig, output_dir: Path, corpus: Callable[[
     vocab_config = config.vocabulary
     documents = first_documents(corpus(), vocab_config.vocabulary_documents)
     tokenizer = load_wordpiece_tokenizer(vocab_config.tokenizer)
-    vocabulary = mine_vocabulary(
-        iter_texts(documents, "text", vocab_config.vocabulary_batch_size),
-        tokenizer,
-        capacity=vocab_config.vocabulary_capacity,
-        max_ngram_length=vocab_config.max_ngram_length,
-        min_count_multiple=vocab_config.min_count_multiple,
-        max_vocabulary_size=vocab_config.max_vocabulary_size,
-        batch_size=vocab_config.vocabulary_batch_size,
-    )
+    settings: dict[str, Any] = {
+        "capacity": vocab_config.vocabulary_capacity,
+        "max_ngram_length": vocab_config.max_ngram_length,
+        "min_count_multiple": vocab_config.min_count_multiple,
+        "max_vocabulary_size": vocab_config.max_vocabulary_size,
+        "batch_size": vocab_config.vocabulary_batch_size,
+    }
+    if _ray_engine(config):
+        from luxical_st.scale.ray_mining import ray_mine_vocabulary
+
+        vocabulary = ray_mine_vocabulary(
+            documents,
+            vocab_config.tokenizer,
+            workers=config.engine.ray_workers,
+            ray_address=config.engine.ray_address,
+            **settings,
+        )
+    else:
+        texts = iter_texts(documents, "text", vocab_config.vocabulary_batch_size)
+        vocabulary = mine_vocabulary(texts, tokenizer, **settings)
     if vocab_config.all_unigrams:
         vocabulary = vocabulary.with_unigrams(regular_token_ids(tokenizer))
     partial = path.with_name(f"partial-{path.name}")

@@ -80,3 +80,13 @@ def exact_ngram_vocabulary(
     for i, (_, gram) in enumerate(kept):
         ngrams[i, : len(gram)] = gram
     return ngrams, np.array([count for count, _ in kept], dtype=np.int64)
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """A real local Ray (2 CPUs, no dashboard) shared by the scale tests, shut down at the end."""
+    ray = pytest.importorskip("ray")
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=300 * 2**20)
+    yield ray
+    ray.shutdown()

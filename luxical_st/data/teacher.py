@@ -252,28 +252,9 @@ def compute_teacher_targets(
         logger.info("Teacher targets in %s are complete; nothing to do", output)
         return output
     output.mkdir(parents=True, exist_ok=True)
-    teacher_dim = teacher.get_embedding_dimension() or dimensions
-    dims = min(dimensions, teacher_dim)
-    run = {
-        "format_version": FORMAT_VERSION,
-        "teacher": _teacher_name(teacher),
-        "dimensions": dims,
-        "teacher_dimensions": teacher_dim,
-        "limit": limit,
-        "shard_size": shard_size,
-    }
-    run_path = output / RUN_FILE
-    if run_path.is_file():
-        previous = json.loads(run_path.read_text(encoding="utf-8"))
-        if previous != run:
-            raise ValueError(
-                f"{output} holds part of a run with other settings {previous}; this run has {run}: "
-                "use another output folder or delete that one"
-            )
-    else:
-        _write_json(run_path, run)
-    for stale in output.glob(".tmp-*"):
-        stale.unlink()
+    run = run_record(teacher, dimensions=dimensions, limit=limit, shard_size=shard_size)
+    dims = run["dimensions"]
+    claim_run(output, run)
 
     done = _finished_shards(output)
     total = len(dataset) if hasattr(dataset, "__len__") else None
@@ -291,9 +272,46 @@ def compute_teacher_targets(
             on_shard_written(index)
     progress.close()
     logger.info("Teacher targets: %d documents in %.1f s", count, time.perf_counter() - started)
+    finish_run(output, run, count)
+    return output
+
+
+def run_record(
+    teacher: SentenceTransformer, *, dimensions: int, limit: float, shard_size: int
+) -> dict[str, Any]:
+    """The settings of a targets run (`run.json`; `metadata.json` adds count and shards)."""
+    teacher_dim = teacher.get_embedding_dimension() or dimensions
+    return {
+        "format_version": FORMAT_VERSION,
+        "teacher": _teacher_name(teacher),
+        "dimensions": min(dimensions, teacher_dim),
+        "teacher_dimensions": teacher_dim,
+        "limit": limit,
+        "shard_size": shard_size,
+    }
+
+
+def claim_run(output: Path, run: dict[str, Any]) -> None:
+    """Write `run.json`, or refuse a folder holding part of a run with other settings; drop leftovers
+    of killed shard writers."""
+    run_path = output / RUN_FILE
+    if run_path.is_file():
+        previous = json.loads(run_path.read_text(encoding="utf-8"))
+        if previous != run:
+            raise ValueError(
+                f"{output} holds part of a run with other settings {previous}; this run has {run}: "
+                "use another output folder or delete that one"
+            )
+    else:
+        _write_json(run_path, run)
+    for stale in output.glob(".tmp-*"):
+        stale.unlink()
+
+
+def finish_run(output: Path, run: dict[str, Any], count: int) -> None:
+    """`metadata.json` and the COMPLETE marker of a run whose shards are all on disk."""
     _write_json(output / METADATA_FILE, {**run, "count": count, "shards": _finished_shards(output)})
     _write_atomic(output / COMPLETE_FILE, lambda tmp: tmp.write_text("complete\n", encoding="utf-8"))
-    return output
 
 
 def read_targets_metadata(output_dir: str | os.PathLike[str]) -> dict[str, Any]:

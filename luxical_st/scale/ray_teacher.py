@@ -1,0 +1,199 @@
+"""Luxical step 1 on Ray Data: an actor pool of teacher SentenceTransformers writing exactly the target
+shards that `luxical_st.data.teacher.compute_teacher_targets` writes (shard i = documents
+[i * shard_size, (i + 1) * shard_size), same columns, same codes, same run.json / metadata.json /
+COMPLETE), through that module's own functions. Each actor takes one GPU where the cluster has GPUs,
+CPUs otherwise. Shards already on disk are skipped, so a rerun after a kill finishes the rest (shards
+may finish out of order here; the folder is complete, without gaps, when the COMPLETE marker is written).
+
+A map-style dataset is put in the object store once and each actor slices its shards out of it; a
+streamed dataset is read by the driver and handed to the actors in waves of `wave_shards` shards.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .ray_embed import init_ray
+
+logger = logging.getLogger(__name__)
+
+
+def _load(teacher_kwargs: dict[str, Any], threads: int | None) -> Any:
+    from luxical_st.data.teacher import load_teacher
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    return load_teacher(**teacher_kwargs)
+
+
+def _describe(teacher_kwargs: dict[str, Any], dimensions: int, limit: float, shard_size: int) -> dict:
+    from luxical_st.data.teacher import run_record
+
+    teacher = _load(teacher_kwargs, None)
+    return run_record(teacher, dimensions=dimensions, limit=limit, shard_size=shard_size)
+
+
+class TeacherShardWriter:
+    """`map_batches` callable over rows {shard[, ids, texts]}: embeds each shard with the teacher and
+    writes it with `luxical_st.data.teacher._write_shard`; rows without texts are sliced out of
+    `dataset` (an ObjectRef of a map-style datasets.Dataset)."""
+
+    def __init__(
+        self,
+        output_dir: str,
+        teacher_kwargs: dict[str, Any],
+        dimensions: int,
+        limit: float,
+        batch_size: int,
+        shard_size: int,
+        dataset: Any = None,
+        text_column: str = "text",
+        id_column: str = "id",
+        threads: int | None = None,
+    ) -> None:
+        import ray
+
+        self.output = Path(output_dir)
+        self.teacher = _load(teacher_kwargs, threads)
+        self.dimensions, self.limit, self.batch_size = dimensions, limit, batch_size
+        self.shard_size = shard_size
+        self.dataset: Any = ray.get(dataset) if dataset is not None else None
+        self.text_column, self.id_column = text_column, id_column
+
+    def __call__(self, batch: Any) -> Any:
+        from luxical_st.data.teacher import _shard_path, _write_shard, embed_documents
+
+        shards, rows = [], []
+        for item in batch.to_pylist():
+            index = int(item["shard"])
+            if item.get("texts") is None:
+                first = index * self.shard_size
+                part = self.dataset[first : first + self.shard_size]
+                ids, texts = [str(i) for i in part[self.id_column]], list(part[self.text_column])
+            else:
+                ids, texts = item["ids"], item["texts"]
+            codes = embed_documents(
+                self.teacher, texts, dimensions=self.dimensions, limit=self.limit, batch_size=self.batch_size
+            )
+            _write_shard(_shard_path(self.output, index), ids, texts, codes)
+            shards.append(index)
+            rows.append(len(ids))
+        return {"shard": np.array(shards, np.int64), "rows": np.array(rows, np.int64)}
+
+
+def _shards_on_disk(output: Path) -> set[int]:
+    from luxical_st.data.teacher import SHARD_GLOB
+
+    return {int(path.stem.split("-")[1]) for path in output.glob(SHARD_GLOB)}
+
+
+def _streamed_shards(
+    dataset: Any, done: set[int], shard_size: int, text_column: str, id_column: str
+) -> Iterator[dict[str, Any]]:
+    from luxical_st.data.teacher import _batches
+
+    for index, (ids, texts) in enumerate(_batches(dataset, 0, shard_size, text_column, id_column)):
+        if index not in done:
+            yield {"shard": index, "ids": ids, "texts": texts}
+
+
+def ray_teacher_targets(
+    dataset: Any,
+    output_dir: str | os.PathLike[str],
+    teacher_kwargs: dict[str, Any],
+    *,
+    dimensions: int = 256,
+    limit: float = 0.3,
+    batch_size: int = 128,
+    shard_size: int = 10_000,
+    text_column: str = "text",
+    id_column: str = "id",
+    workers: int | None = None,
+    threads_per_worker: int = 1,
+    ray_address: str | None = None,
+    wave_shards: int | None = None,
+    max_shards: int | None = None,
+) -> Path:
+    """`compute_teacher_targets` on Ray: `teacher_kwargs` are `load_teacher`'s (teacher name, device,
+    max_seq_length, dtype, trust_remote_code); each actor loads its own teacher. `max_shards` writes at
+    most that many shards and leaves the run unfinished (a rerun finishes it). Returns the folder."""
+    import ray
+    import ray.data
+
+    from luxical_st.data.teacher import _check_columns, _step, claim_run, finish_run, targets_complete
+
+    if dimensions < 1 or batch_size < 1 or shard_size < 1:
+        raise ValueError(
+            f"dimensions, batch_size, shard_size must be positive, got {dimensions, batch_size, shard_size}"
+        )
+    _step(limit)
+    _check_columns(dataset, text_column, id_column)
+    output = Path(output_dir)
+    if targets_complete(output):
+        logger.info("Teacher targets in %s are complete; nothing to do", output)
+        return output
+    output.mkdir(parents=True, exist_ok=True)
+    init_ray(ray_address)
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    per_actor: dict[str, Any] = {"num_gpus": 1} if gpus else {"num_cpus": threads_per_worker}
+    kwargs = dict(teacher_kwargs, device="cuda") if gpus else dict(teacher_kwargs)
+    workers = max(1, workers or (gpus if gpus else cpus // threads_per_worker))
+    describe = ray.remote(**per_actor)(_describe)
+    run = ray.get(describe.remote(kwargs, dimensions, limit, shard_size))
+    claim_run(output, run)
+    done = _shards_on_disk(output)
+    constructor = {
+        "output_dir": str(output),
+        "teacher_kwargs": kwargs,
+        "dimensions": run["dimensions"],
+        "limit": limit,
+        "batch_size": batch_size,
+        "shard_size": shard_size,
+        "text_column": text_column,
+        "id_column": id_column,
+        "threads": None if gpus else threads_per_worker,
+    }
+    if hasattr(dataset, "__len__"):
+        total = -(-len(dataset) // shard_size)
+        if any(index >= total for index in done):
+            raise ValueError(f"{output} holds shards beyond the {total} of this dataset: another corpus?")
+        items: Iterator[dict[str, Any]] = iter([{"shard": i} for i in range(total) if i not in done])
+        constructor["dataset"] = ray.put(dataset)
+        wave = max(total, 1)
+    else:
+        total = 0
+        items = _streamed_shards(dataset, done, shard_size, text_column, id_column)
+        wave = wave_shards or 4 * workers
+    if max_shards is not None:
+        items = itertools.islice(items, max_shards)
+    while chunk := list(itertools.islice(items, wave)):
+        logger.info("Teacher targets: %d shards on %d actors (%s)", len(chunk), workers, per_actor)
+        ray.data.from_items(chunk, override_num_blocks=len(chunk)).map_batches(
+            TeacherShardWriter,
+            fn_constructor_kwargs=constructor,
+            batch_format="pyarrow",
+            batch_size=1,
+            compute=ray.data.ActorPoolStrategy(size=min(workers, len(chunk))),
+            **per_actor,
+        ).take_all()
+    on_disk = _shards_on_disk(output)
+    if max_shards is not None or (hasattr(dataset, "__len__") and len(on_disk) < total):
+        logger.info("Teacher targets: %d shards on disk, not finished (rerun to finish)", len(on_disk))
+        return output
+    import pyarrow.parquet as pq
+
+    from luxical_st.data.teacher import SHARD_GLOB
+
+    count = sum(pq.ParquetFile(path).metadata.num_rows for path in output.glob(SHARD_GLOB))
+    finish_run(output, run, count)  # refuses a folder with a gap in its shard numbering
+    return output
