@@ -24,7 +24,12 @@ from luxical_st.curate.head_model import ClassifierHead
 from luxical_st.curate.heads import train_head
 from luxical_st.evaluation.sources import news_articles
 from luxical_st.scale.columns import FORMAT_FILE, EmbeddingFormat
-from luxical_st.scale.datatrove_steps import LuxicalEmbed, LuxicalHeadFilter, document_batches
+from luxical_st.scale.datatrove_steps import (
+    LuxicalEmbed,
+    LuxicalHeadFilter,
+    document_batches,
+    shallow_adapter,
+)
 from luxical_st.scale.encoder import head_name
 from tests.conftest import exact_ngram_vocabulary
 
@@ -242,6 +247,24 @@ def test_documents_are_batched_by_text_bytes(texts):
         assert size == sum(len(d.text.encode()) for d in batch)
         assert len(batch) <= 10 and (size <= 40_000 or len(batch) == 1)
     assert [len(batch) for batch, size in batches if size > 40_000] == [1]
+
+
+@pytest.mark.parametrize("expand_metadata", [False, True])
+def test_shallow_adapter_writes_what_the_default_adapter_writes(model_path, texts, tmp_path, expand_metadata):
+    ids = sorted(texts)[:30]
+    documents = [Document(texts[i], i, metadata={"outlet": "x", "empty": ""}) for i in ids]
+    documents = list(LuxicalEmbed(model_path, precision="float16").run(documents))
+    documents.append(Document("", "no-text"))
+    written = {}
+    for name, adapter in (("default", None), ("shallow", shallow_adapter)):
+        writer = JsonlWriter(
+            str(tmp_path / name), compression=None, adapter=adapter, expand_metadata=expand_metadata
+        )
+        with writer:
+            for document in documents:
+                writer.write(document, rank=0)
+        written[name] = (tmp_path / name / "00000.jsonl").read_text()
+    assert written["shallow"] == written["default"] and len(written["default"].splitlines()) == len(documents)
 
 
 def test_steps_pickle_without_their_model(model_path, head_path, texts):

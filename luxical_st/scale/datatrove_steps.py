@@ -69,6 +69,26 @@ def document_batches(
         yield batch, size
 
 
+def shallow_adapter(writer: Any, document: Document) -> dict[str, Any]:
+    """A writer `adapter` (JsonlWriter(..., adapter=shallow_adapter)) that hands the metadata over as it is.
+
+    datatrove's default adapter is `dataclasses.asdict`, which deep-copies an embedding in metadata value by
+    value (~12 ms per 704-dimensional document, four times the embedding itself); this one copies nothing.
+    Like the default it leaves out empty fields and honours `expand_metadata`; documents with media go to
+    the default adapter."""
+    if document.media:
+        return writer._default_adapter(document)
+    data: dict[str, Any] = (
+        {"text": document.text, "id": document.id} if document.text else {"id": document.id}
+    )
+    if document.metadata:
+        if writer.expand_metadata:
+            data |= document.metadata
+        else:
+            data["metadata"] = document.metadata
+    return data
+
+
 class _LuxicalStep:
     """What both steps share: the lazily loaded, never pickled encoder and the byte-bounded batches."""
 
