@@ -36,6 +36,16 @@ from tests.conftest import exact_ngram_vocabulary
 FILES = 4  # JSONL files, shared out between the 2 tasks by datatrove
 
 
+@pytest.fixture(autouse=True)
+def torch_threads():
+    """The steps set torch's threads of the process they run in (1 by default): restore them after a test."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def articles():
     return news_articles()[::12][:240]  # every outlet (the file is ordered by outlet)

@@ -10,17 +10,15 @@
             JsonlReader("corpus/"),
             LuxicalEmbed("DatologyAI/luxical-one", precision="float16", output_folder="embeddings/"),
             LuxicalHeadFilter("heads/edu", label="high", threshold=0.7),
-            JsonlWriter("kept/"),
+            JsonlWriter("kept/", adapter=shallow_adapter),
         ],
         tasks=64, workers=8, logging_dir="logs/luxical",
     ).run()
 
 Both steps load the model lazily, once per worker process (never in `__init__`, so they pickle for every
 executor), and batch documents by text bytes, so memory follows the batch's bytes, not its row count. The
-embedding goes into `doc.metadata` (a list in the stored precision) and/or a parquet side output: one shard
-per datatrove rank (`00003.parquet`: id, embedding and head scores), beside `luxical_embedding.json`, the
-same format every scale-out path writes. A shard appears under its final name only once its rank has
-finished; a rerun overwrites it, so with datatrove's completions every document is there exactly once.
+embedding goes into `doc.metadata` (a list in the stored precision) and/or a parquet side output, one shard
+per rank with id, embedding and head scores (`datatrove_shards`), in the format every scale-out path writes.
 """
 
 from __future__ import annotations
@@ -117,7 +115,7 @@ class LuxicalEmbed(_LuxicalStep, PipelineStep):
 
     `precision`: "float32", "float16" or "binary", or an `EmbeddingFormat` (int8 and uint8 need one, with
     ranges calibrated once for the whole job: `EmbeddingFormat.calibrate("int8", model.encode(sample))`).
-    `threads`: torch threads per worker (None: torch's default)."""
+    `threads`: torch threads per worker process (datatrove parallelises by workers; None: torch's default)."""
 
     name = "🔤 Luxical embed"
     type = "🔢 - EMBEDDING"
@@ -129,7 +127,7 @@ class LuxicalEmbed(_LuxicalStep, PipelineStep):
         output_folder: DataFolderLike | None = None,
         metadata_key: str | None = EMBEDDING_COLUMN,
         heads: Sequence[str | Path] = (),
-        threads: int | None = None,
+        threads: int | None = 1,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         batch_documents: int = DEFAULT_BATCH_SIZE,
         trust_remote_code: bool = True,
@@ -234,7 +232,7 @@ class LuxicalHeadFilter(_LuxicalStep, BaseFilter):
         embedding_format: EmbeddingFormat | str | Path | None = None,
         model: str | Path | None = None,
         exclusion_writer: DiskWriter | None = None,
-        threads: int | None = None,
+        threads: int | None = 1,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         batch_documents: int = DEFAULT_BATCH_SIZE,
         trust_remote_code: bool = True,
