@@ -28,13 +28,14 @@ from .ray_embed import init_ray
 
 logger = logging.getLogger(__name__)
 
-TASK_ENV = {"env_vars": {"TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}}
-
-
 def summarize_shard(
     texts: list[str], tokenizer: str | None, capacity: int, max_ngram_length: int, batch_size: int
 ) -> Any:
-    """The Space-Saving summary of one shard of documents (a Ray task)."""
+    """The Space-Saving summary of one shard of documents (a Ray task of one CPU: the tokenizer runs
+    single-threaded)."""
+    import os
+
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
     from luxical_st.data.vocabulary import NgramCounter, _token_batches
     from luxical_st.tokenizer import load_wordpiece_tokenizer
 
@@ -95,8 +96,8 @@ def ray_mine_vocabulary(
             "capacity, max_ngram_length, batch_size and shard_documents must be positive, got "
             f"{capacity, max_ngram_length, batch_size, shard_documents}"
         )
-    summarize = ray.remote(num_cpus=1, runtime_env=TASK_ENV)(summarize_shard)
-    merge = ray.remote(num_cpus=1, runtime_env=TASK_ENV)(merge_summaries)
+    summarize = ray.remote(num_cpus=1)(summarize_shard)
+    merge = ray.remote(num_cpus=1)(merge_summaries)
     stack: list[tuple[int, Any]] = []  # (tree level, summary ref), levels strictly decreasing
     in_flight: list[Any] = []
     documents = 0
