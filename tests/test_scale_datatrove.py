@@ -214,7 +214,7 @@ def test_head_filter_keeps_exactly_the_documents_above_the_threshold(
     assert sorted(kept_rows) == passing
     assert sorted(read_jsonl(excluded)) == sorted(set(ids) - set(passing))
     for doc_id, row in kept_rows.items():
-        assert row["metadata"]["luxical_score"] == pytest.approx(scores[doc_id], abs=1e-6)
+        assert row["metadata"]["score_top_outlet"] == pytest.approx(scores[doc_id], abs=1e-6)
     blocks = json.loads((logs / "stats.json").read_text())
     (filter_stats,) = [b["stats"] for b in blocks if b["name"].endswith(LuxicalHeadFilter.name)]
     assert total(filter_stats["reused_embeddings"]) == len(ids)  # LuxicalEmbed's, not embedded again
@@ -289,6 +289,21 @@ def test_steps_pickle_without_their_model(model_path, head_path, texts):
         restored = pickle.loads(pickle.dumps(step))
         assert restored._encoder is None and len(pickle.dumps(step)) < 100_000
     assert pickle.loads(pickle.dumps(keep)).head._encoder is None
+
+
+def test_score_keys_follow_the_embed_steps_names(model_path, head_path, texts):
+    documents = [Document(texts[i], i) for i in sorted(texts)[:10]]
+    documents = list(LuxicalEmbed(model_path, heads=[head_path]).run(documents))
+    for label, key in ((None, "score_top_outlet"), ("no", "score_top_outlet_no")):
+        step = LuxicalHeadFilter(head_path, threshold=0.0, label=label)
+        list(step.run(documents))
+        assert all(key in document.metadata for document in documents)
+    yes, no = (
+        np.array([d.metadata[k] for d in documents]) for k in ("score_top_outlet", "score_top_outlet_no")
+    )
+    np.testing.assert_allclose(yes + no, 1, atol=1e-6)
+    list(LuxicalHeadFilter(ClassifierHead.load(head_path), threshold=0.0).run(documents))
+    assert all("score_head" in document.metadata for document in documents)
 
 
 def test_bad_input_fails_clearly(model_path, head_path, tmp_path):

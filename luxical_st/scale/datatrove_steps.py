@@ -39,7 +39,16 @@ from datatrove.utils.typeshelper import StatHints
 
 from .columns import FORMAT_FILE, EmbeddingFormat
 from .datatrove_shards import RankShard
-from .encoder import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, EMBEDDING_COLUMN, BatchEncoder
+from .encoder import (
+    DEFAULT_BATCH_BYTES,
+    DEFAULT_BATCH_SIZE,
+    EMBEDDING_COLUMN,
+    SCORE_PREFIX,
+    BatchEncoder,
+    head_name,
+)
+
+DEFAULT_SCORE_KEY = SCORE_PREFIX + "<head>"  # LuxicalHeadFilter's score key: named as LuxicalEmbed names it
 
 
 def document_batches(
@@ -213,7 +222,9 @@ class LuxicalHeadFilter(_LuxicalStep, BaseFilter):
 
     The score is the calibrated probability of `label` (default for a binary head: its second label, the
     positive class; a multiclass or multilabel head needs one), or the value of a regression head. It is
-    stored in `doc.metadata[score_key]` (None: not stored). An embedding already in
+    stored in `doc.metadata[score_key]` (None: not stored; by default `score_<head folder name>` as
+    `LuxicalEmbed(heads=...)` names it, `_<label>` appended unless it is a binary head's second label). An
+    embedding already in
     `doc.metadata[embedding_key]` (written by `LuxicalEmbed`) is reused, dequantised through
     `embedding_format` (an `EmbeddingFormat`, or the folder of its `luxical_embedding.json`; not needed for
     float32/float16); other documents are embedded with the head's own model (or `model`), which the
@@ -227,7 +238,7 @@ class LuxicalHeadFilter(_LuxicalStep, BaseFilter):
         threshold: float = 0.5,
         label: str | None = None,
         keep_above: bool = True,
-        score_key: str | None = "luxical_score",
+        score_key: str | None = DEFAULT_SCORE_KEY,
         embedding_key: str | None = EMBEDDING_COLUMN,
         embedding_format: EmbeddingFormat | str | Path | None = None,
         model: str | Path | None = None,
@@ -257,6 +268,7 @@ class LuxicalHeadFilter(_LuxicalStep, BaseFilter):
         self._encoder = None
         self._head: Any = None
         self._column: int | None = None
+        self._score_key: str | None = None
         if not isinstance(self.head, str):
             self._set_head(self.head)  # checks the label now, not in a worker
 
@@ -275,6 +287,11 @@ class LuxicalHeadFilter(_LuxicalStep, BaseFilter):
         else:
             column = head.labels.index(self.label)
         self._head, self._column = head, column
+        self._score_key = self.score_key
+        if self.score_key == DEFAULT_SCORE_KEY:
+            name = head_name(self.head) if isinstance(self.head, str) else "head"
+            plain = column is None or (head.task == "binary" and column == 1)
+            self._score_key = SCORE_PREFIX + name + ("" if plain else f"_{head.labels[column]}")
 
     def loaded_head(self) -> Any:
         if self._head is None:
@@ -359,9 +376,9 @@ class LuxicalHeadFilter(_LuxicalStep, BaseFilter):
     def filter_batch(self, batch: list[Document]) -> list[bool | tuple[bool, str]]:
         scores = self.scores(self.embeddings(batch))
         keep = scores >= self.threshold if self.keep_above else scores < self.threshold
-        if self.score_key is not None:
+        if self._score_key is not None:
             for document, score in zip(batch, scores.tolist(), strict=True):
-                document.metadata[self.score_key] = score
+                document.metadata[self._score_key] = score
         return [bool(k) for k in keep]
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
