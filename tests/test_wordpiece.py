@@ -6,6 +6,7 @@ import random
 import string
 import unicodedata
 
+import numpy as np
 import pytest
 
 from luxical_st.modules.wordpiece import PASSTHROUGH_CHARACTERS, WordPieceEncoder, split_at_whitespace
@@ -15,9 +16,49 @@ def reference_ids(tokenizer, texts):
     return [e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
 
 
-@pytest.fixture(scope="module")
-def encoder(tokenizer):
-    return WordPieceEncoder(tokenizer)
+@pytest.fixture(
+    scope="module",
+    params=[(True, True), (True, False), (False, False)],
+    ids=["word-cache", "arrow-tokenize", "tokenizers"],
+)
+def encoder(request, tokenizer):
+    """Every tokenizing path: plain text through the word cache (the default), everything through
+    arrow-tokenize (installed with the dev extra), and tokenizers alone."""
+    use_word_cache, use_arrow = request.param
+    if use_arrow:
+        pytest.importorskip("arrow_tokenize")
+    return WordPieceEncoder(tokenizer, use_arrow=use_arrow, use_word_cache=use_word_cache)
+
+
+def test_plain_text_goes_through_the_word_cache(tokenizer, news_texts):
+    encoder = WordPieceEncoder(tokenizer)
+    assert encoder._word_cache is not None
+    small = encoder._word_cache
+    small.max_words = 300  # overflows: the cache starts afresh and stays correct
+    texts = news_texts[:30]
+    assert encoder.encode(texts) == reference_ids(tokenizer, texts)
+    assert 0 < len(small) <= max(300, len(set(" ".join(texts).lower().split())))
+    assert encoder.encode(texts[::-1]) == reference_ids(tokenizer, texts[::-1])
+
+
+def test_the_arrow_path_is_taken_when_installed(tokenizer):
+    pytest.importorskip("arrow_tokenize")
+    encoder = WordPieceEncoder(tokenizer, use_word_cache=False)
+    encoder.encode(["plain text", "Ünïcode text"])
+    assert all(arrow is not None for arrow in encoder._arrow.values()) and len(encoder._arrow) == 2
+    default = WordPieceEncoder(tokenizer)
+    default.encode(["plain text", "Ünïcode text"])
+    assert len(default._arrow) == 1 and len(default._word_cache) == 2  # only the Unicode text
+    assert WordPieceEncoder(tokenizer, use_arrow=False)._arrow_tokenizer(tokenizer) is None
+
+
+def test_flat_ids_match_the_lists(encoder, tokenizer, news_texts, edge_texts):
+    texts = news_texts[:20] + edge_texts + ["", "   "]
+    ids, lengths = encoder.encode_flat(texts)
+    assert ids.dtype == lengths.dtype == np.int64
+    assert lengths.tolist() == [len(row) for row in encoder.encode(texts)]
+    assert ids.tolist() == [i for row in reference_ids(tokenizer, texts) for i in row]
+    assert [a.size for a in encoder.encode_flat([])] == [0, 0]
 
 
 def test_bert_tokenizer_takes_the_ascii_fast_path(encoder):

@@ -15,7 +15,7 @@ import re
 import shutil
 import warnings
 from collections.abc import Sequence
-from itertools import chain
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ REMOTE_CODE_FILES = (
     "ngrams.py",
     "persistence.py",
     "sparse_dense.py",
+    "word_cache.py",
     "wordpiece.py",
 )
 # Texts per chunk of the n-gram matching, bounding the memory of the flat token arrays.
@@ -139,30 +140,29 @@ class NgramTfidf(InputModule):
         empty (all-zero) row.
         """
         texts = _check_texts(texts, positions=True)
-        ids = self.token_ids(texts)
-        lengths = np.fromiter((len(row) for row in ids), dtype=np.int64, count=len(ids))
-        chunk_of_text = (np.cumsum(lengths) - lengths) // _CHUNK_TOKENS
-        bounds = np.flatnonzero(np.diff(chunk_of_text, prepend=-1, append=-1))
-        parts = [
-            self._transform_tokens(ids[start:stop], lengths[start:stop])
-            for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
-        ]
+        ids, lengths = self.encoder.encode_flat(texts)
+        token_starts = np.cumsum(lengths) - lengths
+        chunk_of_text = token_starts // _CHUNK_TOKENS
+        bounds = np.flatnonzero(np.diff(chunk_of_text, prepend=-1, append=-1)).tolist()
+        parts = []
+        for start, stop in pairwise(bounds):
+            first = int(token_starts[start])
+            last = first + int(lengths[start:stop].sum())
+            parts.append(self._transform_tokens(ids[first:last], lengths[start:stop]))
         indices = np.concatenate([np.empty(0, np.int64)] + [part[0] for part in parts])
         weights = np.concatenate([np.empty(0, np.float32)] + [part[1] for part in parts])
         row_sizes = np.concatenate([np.empty(0, np.int64)] + [part[2] for part in parts])
         offsets = (np.cumsum(row_sizes) - row_sizes).astype(np.int64)
         return indices, offsets, weights
 
-    def _transform_tokens(self, ids: list[list[int]], lengths: np.ndarray) -> tuple[np.ndarray, ...]:
-        """TF-IDF of a chunk of tokenized texts: (feature indices, weights, entries per text)."""
-        num_texts = len(ids)
-        separator = (self.index.separator,)
-        stream = np.fromiter(
-            chain.from_iterable(chain.from_iterable((row, separator) for row in ids)),
-            dtype=np.int64,
-            count=int(lengths.sum()) + num_texts,
-        )
-        stream = np.append(stream, self.index.separator)  # lookups at position + n stay in bounds
+    def _transform_tokens(self, ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, ...]:
+        """TF-IDF of a chunk of texts given as flat token ids and per-text lengths: (feature indices,
+        weights, entries per text)."""
+        num_texts = lengths.size
+        # Each text followed by the separator, and one more at the end so that lookups at position + n
+        # stay in bounds.
+        stream = np.full(ids.size + num_texts + 1, self.index.separator, dtype=np.int64)
+        stream[np.arange(ids.size) + np.repeat(np.arange(num_texts), lengths)] = ids
         starts, features = self.index.match(stream, self.max_ngram_length)
 
         text_of_position = np.repeat(np.arange(num_texts, dtype=np.int64), lengths + 1)

@@ -23,8 +23,13 @@ import sys
 import unicodedata
 from collections.abc import Sequence
 from functools import cache
+from itertools import chain
+from typing import Any
 
+import numpy as np
 from tokenizers import Tokenizer, normalizers
+
+from .word_cache import WordCache, plain_word_pattern
 
 # Only these separate words in every WordPiece normaliser; other Unicode spaces may be dropped as
 # control characters, which would join the words on either side.
@@ -54,11 +59,23 @@ _CHARS_PER_CALL = 1 << 22
 class WordPieceEncoder:
     """Encodes documents to WordPiece ids without special tokens, truncation or padding."""
 
-    def __init__(self, tokenizer: Tokenizer, piece_chars: int = 1 << 16) -> None:
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        piece_chars: int = 1 << 16,
+        use_arrow: bool = True,
+        use_word_cache: bool = True,
+    ) -> None:
         tokenizer.no_truncation()
         tokenizer.no_padding()
         self.tokenizer = tokenizer
         self.piece_chars = piece_chars
+        # The ids are identical on every path. `use_word_cache`: plain text through `WordCache` (BERT
+        # tokenizers only); `use_arrow`: other text through `arrow-tokenize` (the same Rust tokenizer, ids
+        # straight into Arrow buffers) when it is installed, else through `tokenizers`.
+        self.use_arrow = use_arrow
+        self.use_word_cache = use_word_cache
+        self._arrow: dict[int, Any] = {}
         state = json.loads(tokenizer.to_str())
         normalizer = state.get("normalizer") or {}
         self._ascii_tokenizer: Tokenizer | None = None
@@ -78,6 +95,8 @@ class WordPieceEncoder:
             self._ascii_tokenizer.normalizer = normalizers.Sequence([])
         # Cut points beyond whitespace need BERT's normaliser, pre-tokenizer and WordPiece model.
         self._boundary: re.Pattern[str] | None = None
+        # Plain text through a cache of its words, when the pre-tokenizer is known to be BERT's.
+        self._word_cache: WordCache | None = None
         model = state.get("model") or {}
         pre_tokenizer = state.get("pre_tokenizer") or {}
         unknown = tokenizer.token_to_id(str(model.get("unk_token")))
@@ -90,9 +109,17 @@ class WordPieceEncoder:
             self._boundary = _bert_boundaries(bool(normalizer.get("handle_chinese_chars", True)))
             self._unknown_id = int(unknown)
             self._max_word_chars = int(model.get("max_input_chars_per_word", 100))
+            self._word_cache = WordCache(self._ascii_tokenizer, plain_word_pattern(PASSTHROUGH_CHARACTERS))
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text (all of them: no truncation)."""
+        ids, lengths = self.encode_flat(texts)
+        return [row.tolist() for row in np.split(ids, np.cumsum(lengths)[:-1])] if len(texts) else []
+
+    def encode_flat(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids of all texts, concatenated (int64), and the number of ids of each text (int64).
+
+        No Python list per token is built when `arrow-tokenize` is installed (see `use_arrow`)."""
         if all(len(text) <= self.piece_chars for text in texts):
             return self._encode_in_calls(list(texts))
         pieces: list[str] = []
@@ -106,10 +133,16 @@ class WordPieceEncoder:
                     part = ""
                 pieces.append(part)
                 owner.append(i)
-        ids: list[list[int]] = [[] for _ in texts]
-        for index, (i, row) in enumerate(zip(owner, self._encode_in_calls(pieces), strict=True)):
-            ids[i].extend(known.get(index, row))
-        return ids
+        ids, piece_lengths = self._encode_in_calls(pieces)
+        if known:
+            indices = np.fromiter(known, dtype=np.int64, count=len(known))
+            rows = list(known.values())
+            tokenized = np.setdiff1d(np.arange(len(pieces)), indices)  # known pieces are "": no ids
+            ids, piece_lengths = _interleave(
+                len(pieces), [(tokenized, ids, piece_lengths[tokenized]), (indices, *_flatten(rows))]
+            )
+        lengths = np.bincount(np.asarray(owner, dtype=np.int64), weights=piece_lengths, minlength=len(texts))
+        return ids, lengths.astype(np.int64)
 
     def split(self, text: str) -> list[str | list[int]]:
         """`text` as pieces of about `piece_chars` characters whose ids concatenate to the text's ids;
@@ -175,49 +208,112 @@ class WordPieceEncoder:
             return []
         return self._ascii_tokenizer.encode("".join(normalized), add_special_tokens=False).ids
 
-    def _encode_in_calls(self, pieces: list[str]) -> list[list[int]]:
-        ids: list[list[int]] = []
+    def _encode_in_calls(self, pieces: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        parts: list[tuple[np.ndarray, np.ndarray]] = []
         begin, chars = 0, 0
         for end, piece in enumerate(pieces, 1):
             chars += len(piece)
             if chars >= _CHARS_PER_CALL or end == len(pieces):
-                ids += self._encode_pieces(pieces[begin:end])
+                parts.append(self._encode_pieces(pieces[begin:end]))
                 begin, chars = end, 0
-        return ids
+        return _concatenate(parts)
 
-    def _encode_pieces(self, pieces: list[str]) -> list[list[int]]:
+    def _encode_pieces(self, pieces: list[str]) -> tuple[np.ndarray, np.ndarray]:
         if self._ascii_tokenizer is None:
             return self._encode_with(self.tokenizer, pieces)
         # BertNormalizer deletes U+FFFD (the mark of broken encodings), so it may go before the check.
         pieces = [piece.replace("\ufffd", "") if "\ufffd" in piece else piece for piece in pieces]
-        is_plain = [self._is_plain(piece) for piece in pieces]
-        plain = [
-            piece.lower() if self._lowercase else piece
-            for piece, ok in zip(pieces, is_plain, strict=True)
-            if ok
-        ]
+        is_plain = np.fromiter((self._is_plain(piece) for piece in pieces), dtype=bool, count=len(pieces))
+        plain = [piece for piece, ok in zip(pieces, is_plain, strict=True) if ok]
+        if self._lowercase:
+            plain = [piece.lower() for piece in plain]
         if len(plain) == len(pieces):
-            return self._encode_with(self._ascii_tokenizer, plain)
+            return self._encode_plain(plain)
         other = [piece for piece, ok in zip(pieces, is_plain, strict=True) if not ok]
-        plain_ids = iter(self._encode_with(self._ascii_tokenizer, plain))
-        other_ids = iter(self._encode_with(self.tokenizer, other))
-        return [next(plain_ids) if ok else next(other_ids) for ok in is_plain]
+        return _interleave(
+            len(pieces),
+            [
+                (np.flatnonzero(is_plain), *self._encode_plain(plain)),
+                (np.flatnonzero(~is_plain), *self._encode_with(self.tokenizer, other)),
+            ],
+        )
+
+    def _encode_plain(self, pieces: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        if self._word_cache is not None and self.use_word_cache:
+            return self._word_cache.encode(pieces)
+        assert self._ascii_tokenizer is not None
+        return self._encode_with(self._ascii_tokenizer, pieces)
 
     def _is_plain(self, piece: str) -> bool:
         return _NEEDS_NORMALIZER.search(piece) is None and (
             self._added_token is None or self._added_token.search(piece) is None
         )
 
-    @staticmethod
-    def _encode_with(tokenizer: Tokenizer, pieces: list[str]) -> list[list[int]]:
+    def _encode_with(self, tokenizer: Tokenizer, pieces: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Flat ids and per-piece lengths of `pieces` (lone surrogates, which cannot cross into Rust,
+        become U+FFFD)."""
         if not pieces:
-            return []
-        try:
-            encodings = tokenizer.encode_batch_fast(pieces, add_special_tokens=False)
-        except TypeError:  # lone surrogates cannot cross into Rust
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        if any(_SURROGATE.search(piece) for piece in pieces if not piece.isascii()):
             pieces = [_SURROGATE.sub("\ufffd", piece) for piece in pieces]
-            encodings = tokenizer.encode_batch_fast(pieces, add_special_tokens=False)
-        return [encoding.ids for encoding in encodings]
+        arrow = self._arrow_tokenizer(tokenizer)
+        if arrow is not None:
+            import pyarrow as pa
+
+            tokens = arrow.tokenize(pa.array(pieces, type=pa.string()), add_special_tokens=False)
+            offsets = tokens.offsets.to_numpy()
+            ids = tokens.values.to_numpy().astype(np.int64)[offsets[0] : offsets[-1]]
+            return ids, np.diff(offsets)
+        encodings = tokenizer.encode_batch_fast(pieces, add_special_tokens=False)
+        return _flatten([encoding.ids for encoding in encodings])
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_arrow": {}}  # Arrow tokenizers are rebuilt where they are used
+
+    def _arrow_tokenizer(self, tokenizer: Tokenizer) -> Any:
+        """The Arrow-native twin of `tokenizer` (same ids, no Python list per token), when
+        `arrow-tokenize` is installed and `use_arrow` is on; else None."""
+        if not self.use_arrow:
+            return None
+        key = id(tokenizer)
+        if key not in self._arrow:
+            try:
+                from arrow_tokenize import ArrowTokenizer
+
+                self._arrow[key] = ArrowTokenizer(tokenizer.to_str())
+            except Exception:  # not installed, or it cannot read this tokenizer: the tokenizers path
+                self._arrow[key] = None
+        return self._arrow[key]
+
+
+def _flatten(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    ids = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
+    return ids, lengths
+
+
+def _concatenate(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    if len(parts) == 1:
+        return parts[0]
+    empty = [(np.empty(0, np.int64), np.empty(0, np.int64))]
+    ids, lengths = zip(*(empty + parts), strict=True)
+    return np.concatenate(ids), np.concatenate(lengths)
+
+
+def _interleave(
+    count: int, groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Flat ids and lengths of `count` pieces from groups of (piece positions, flat ids, lengths)."""
+    lengths = np.zeros(count, dtype=np.int64)
+    for positions, _, group_lengths in groups:
+        lengths[positions] = group_lengths
+    starts = np.cumsum(lengths) - lengths
+    ids = np.empty(int(lengths.sum()), dtype=np.int64)
+    for positions, group_ids, group_lengths in groups:
+        source_starts = np.cumsum(group_lengths) - group_lengths
+        shift = np.repeat(starts[positions] - source_starts, group_lengths)
+        ids[np.arange(group_ids.size) + shift] = group_ids
+    return ids, lengths
 
 
 @cache

@@ -1,0 +1,95 @@
+"""Faster inference for a loaded Luxical model: the precision of its dense layers and CPU advice.
+
+`set_precision(model, "int8")` swaps each hidden Dense layer (input width >= `INT8_MIN_IN_FEATURES`,
+~99% of the arithmetic of Luxical-One) for torch's dynamically quantized int8 Linear with per-channel
+weight scales; `"bfloat16"` runs those layers in bfloat16 (fast only on CPUs with AMX or AVX512-BF16);
+`"auto"` picks bfloat16 where the CPU has native bf16 and float32 elsewhere. The first layers (the sparse
+input layer and the first Dense, which reads the narrow projection) stay float32: quantizing them costs
+accuracy and saves almost no time. `benchmarks/bench_inference.py` measures the speed and the per-row
+cosine to float32 of each choice.
+
+The change is made in place, for inference: a model whose layers were swapped is not for saving or
+training (reload it from disk for that).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+Precision = Literal["float32", "int8", "bfloat16", "auto"]
+PRECISIONS: tuple[str, ...] = ("float32", "int8", "bfloat16", "auto")
+INT8_MIN_IN_FEATURES = 1024
+"""Dense layers at least this wide at their input are quantized: the 3072 x 3072 layer of Luxical-One."""
+
+
+def native_bfloat16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16); without it bf16 is emulated and
+    many times slower than float32."""
+    cpu: Any = torch.cpu
+    return bool(cpu._is_amx_tile_supported() or cpu._is_avx512_bf16_supported())
+
+
+def resolve_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "auto":
+        return "bfloat16" if native_bfloat16() else "float32"
+    return precision
+
+
+class _Bfloat16Linear(nn.Module):
+    """A Linear computed in bfloat16, taking and returning float32."""
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        self.linear = linear.to(torch.bfloat16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x.to(torch.bfloat16)).to(torch.float32)
+
+
+def _int8_linear(linear: nn.Linear) -> nn.Module:
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():  # torch marks eager quantization as deprecated in favour of torchao
+        warnings.simplefilter("ignore")
+        wrapped = quantize_dynamic(
+            nn.Sequential(linear), {nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8
+        )
+    return wrapped[0]
+
+
+def _float_linear(module: nn.Module) -> nn.Linear | None:
+    """The float32 nn.Linear of an unswapped sentence-transformers Dense layer, else None."""
+    linear = getattr(module, "linear", None)
+    if type(linear) is nn.Linear and linear.weight.dtype == torch.float32:
+        return linear
+    return None
+
+
+def set_precision(model: Any, precision: Precision = "auto") -> str:
+    """Run the hidden Dense layers of a loaded Luxical `SentenceTransformer` in `precision`; returns the
+    precision chosen (`auto` resolved). float32 leaves the model as it is."""
+    chosen = resolve_precision(precision)
+    if not hasattr(model, "__iter__") or type(next(iter(model), None)).__name__ != "NgramTfidf":
+        raise TypeError("set_precision takes a Luxical SentenceTransformer (first module NgramTfidf)")
+    if chosen == "float32":
+        return chosen
+    if str(getattr(model, "device", "cpu")) != "cpu":
+        raise ValueError(f"set_precision is for CPU inference; the model is on {model.device}")
+    dense = [module for module in model if _float_linear(module) is not None]
+    swapped = 0
+    for module in dense[1:]:  # the first Dense reads the narrow projection of the sparse layer
+        linear = _float_linear(module)
+        assert linear is not None
+        if chosen == "int8" and linear.in_features < INT8_MIN_IN_FEATURES:
+            continue
+        module.linear = _int8_linear(linear) if chosen == "int8" else _Bfloat16Linear(linear)
+        swapped += 1
+    if not swapped and dense:
+        warnings.warn(f"no Dense layer of this model is wide enough to run in {chosen}", stacklevel=2)
+    return chosen
