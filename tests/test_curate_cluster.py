@@ -4,6 +4,7 @@ agglomerative levels, clusters labelled by their top n-grams, the picture and th
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -11,9 +12,11 @@ import pytest
 pytest.importorskip("faiss")
 pytest.importorskip("sklearn")
 
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
 from luxical_st import build_model
 from luxical_st.curate.cluster import cluster_embeddings, main, plot_clusters, top_ngrams
-from luxical_st.evaluation.sources import news_articles
+from luxical_st.evaluation.sources import news_articles, wikipedia_articles
 from tests.conftest import exact_ngram_vocabulary
 
 
@@ -56,22 +59,62 @@ def test_kmeans_on_a_sample_assigns_every_document(embeddings):
         cluster_embeddings(embeddings, k=0)
 
 
-def test_top_ngrams_are_the_clusters_own_heaviest_ngrams(model, texts, embeddings):
+def test_top_ngrams_rank_by_contrast_with_the_corpus(model, texts, embeddings):
     result = cluster_embeddings(embeddings, k=5, seed=0)
-    labels = top_ngrams(model, texts, result.assignments, result.k, top=5)
-    assert len(labels) == 5 and all(len(names) == 5 for names in labels)
-    # brute force for one cluster: sum the TF-IDF rows of its documents
+    labels = top_ngrams(model, texts, result.assignments, result.k, top=5, min_support=0.0, stop_words=())
+    assert len(labels) == 5 and all(1 <= len(names) <= 5 for names in labels)
+    # brute force for the largest cluster: p ln(p / q) of its share p against the corpus share q
     indices, offsets, weights = model[0].transform(texts)
-    cluster = int(np.argmax(result.sizes()))
-    summed = np.zeros(model[0].num_features)
     ends = np.append(offsets[1:], len(indices))
-    for doc in np.flatnonzero(result.assignments == cluster):
-        np.add.at(summed, indices[offsets[doc] : ends[doc]], weights[offsets[doc] : ends[doc]])
-    best = int(np.argmax(summed))
-    decoded = model[0].tokenizer.decode([int(t) for t in model[0].ngrams[best] if t >= 0])
+    summed = np.zeros((result.k, model[0].num_features))
+    docs = np.zeros((result.k, model[0].num_features))
+    for doc, cluster in enumerate(result.assignments):
+        np.add.at(summed[cluster], indices[offsets[doc] : ends[doc]], weights[offsets[doc] : ends[doc]])
+        np.add.at(docs[cluster], indices[offsets[doc] : ends[doc]], 1)
+    cluster = int(np.argmax(result.sizes()))
+    p = summed[cluster] / summed[cluster].sum()
+    q = summed.sum(0) / summed.sum()
+    score = np.where(p > 0, p * np.log(np.where(p > 0, p, 1) / np.where(q > 0, q, 1)), -np.inf)
+    score[docs[cluster] < 2] = -np.inf
+    for feature in np.argsort(-score, kind="stable"):
+        pieces = [model[0].tokenizer.id_to_token(int(t)) for t in model[0].ngrams[feature] if t >= 0]
+        if not pieces[0].startswith("##") and any(ch.isalnum() for piece in pieces for ch in piece):
+            break
+    decoded = model[0].tokenizer.decode([int(t) for t in model[0].ngrams[feature] if t >= 0])
     assert labels[cluster][0] == decoded
     lowered = " ".join(texts[i].lower() for i in np.flatnonzero(result.assignments == cluster))
     assert all(name.split()[0].strip("#") in lowered for name in labels[cluster])
+
+
+@pytest.fixture(scope="module")
+def topics():
+    """Wikipedia lead summaries of four vital-article topics, 80 each, and each one's topic index."""
+    names = ["Mathematics", "Biology and health sciences", "Geography", "Arts"]
+    pages = {name: [a.text for a in wikipedia_articles() if a.topic == name][:80] for name in names}
+    return [t for name in names for t in pages[name]], np.repeat(np.arange(4), 80), names
+
+
+def test_labels_of_known_groups_are_distinctive_words(tokenizer, topics):
+    texts, groups, _ = topics
+    rows = [e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
+    ngrams, counts = exact_ngram_vocabulary(rows, max_n=2, min_count=3)
+    idf = (np.log(counts.sum()) - np.log(counts)).astype(np.float32)
+    wiki_model = build_model(tokenizer, ngrams, idf, layer_sizes=(64, 128, 32), seed=3)
+    labels = top_ngrams(wiki_model, texts, groups, top=8)
+    assert all(len(names) == 8 for names in labels)
+    stop_only = [n for names in labels for n in names if set(n.split()) <= ENGLISH_STOP_WORDS | {",", "."}]
+    assert not stop_only and not any(n.startswith("##") for names in labels for n in names)
+    assert all(len(set(a) & set(b)) == 0 for i, a in enumerate(labels) for b in labels[i + 1 :])
+    # without a stop-word list the contrast alone still keeps most labels topical and apart
+    bare = top_ngrams(wiki_model, texts, groups, top=8, stop_words=())
+    assert all(len(set(a) & set(b)) == 0 for i, a in enumerate(bare) for b in bare[i + 1 :])
+    assert all(sum(n not in ENGLISH_STOP_WORDS for n in names) >= 4 for names in bare), bare
+    # each group's labels come from its own pages far more than from the others'
+    for group, names in enumerate(labels):
+        own = " ".join(texts[i].lower() for i in np.flatnonzero(groups == group))
+        rest = " ".join(texts[i].lower() for i in np.flatnonzero(groups != group))
+        count = {text: [len(re.findall(rf"\b{re.escape(n)}\b", text)) for n in names] for text in (own, rest)}
+        assert sum(a > 2 * b for a, b in zip(count[own], count[rest], strict=True)) >= 5, (group, names)
 
 
 def test_plot_and_cli_write_png_and_parquet(model, texts, embeddings, tmp_path):
@@ -79,16 +122,16 @@ def test_plot_and_cli_write_png_and_parquet(model, texts, embeddings, tmp_path):
     import pyarrow.parquet as pq
 
     result = cluster_embeddings(embeddings, k=6, seed=0)
-    png = plot_clusters(
-        embeddings, result.assignments, top_ngrams(model, texts, result.assignments), tmp_path / "c.png"
-    )
+    labels = top_ngrams(model, texts, result.assignments)
+    png = plot_clusters(embeddings, result.assignments, labels, tmp_path / "c.png", method="pca")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     folder = tmp_path / "model"
     model.save(str(folder))
     data = tmp_path / "docs.parquet"
     pq.write_table(pa.table({"doc_id": [f"d{i}" for i in range(200)], "text": texts[:200]}), data)
     main(["--model", str(folder), "--input", str(data), "--id-column", "doc_id", "--k", "4", "--levels", "2",
-          "--output", str(tmp_path / "clusters.parquet"), "--plot", str(tmp_path / "cli.png")])  # fmt: skip
+          "--output", str(tmp_path / "clusters.parquet"), "--plot", str(tmp_path / "cli.png"),
+          "--map", "pca"])  # fmt: skip
     table = pq.read_table(tmp_path / "clusters.parquet")
     assert table.column_names == ["id", "cluster", "similarity", "cluster_2"]
     assert table.column("id").to_pylist()[:2] == ["d0", "d1"]

@@ -4,8 +4,8 @@ and a picture (cluster sizes, a 2-D map of a sample).
 
     python -m luxical_st.curate.cluster --model MODEL --input docs.parquet --k 100 --output clusters.parquet
 
-A Luxical model reads text as TF-IDF weighted n-grams, so a cluster is explained by the n-grams
-with the largest summed TF-IDF weight over its documents (`top_ngrams`): no other model offers that.
+A Luxical model reads text as TF-IDF weighted n-grams, so a cluster is explained by the n-grams whose
+TF-IDF weight it holds far more of than the corpus does (`top_ngrams`): no other model offers that.
 """
 
 from __future__ import annotations
@@ -137,31 +137,111 @@ def cluster_embeddings(
     return result
 
 
-def top_ngrams(
-    model: Any, texts: Sequence[str], assignments: np.ndarray, k: int | None = None, top: int = 8
-) -> list[list[str]]:
-    """Each cluster's `top` n-grams with the largest summed TF-IDF weight over its documents (the
-    Luxical model's own NgramTfidf features), decoded to text."""
+def _ngram_text(tfidf: Any, feature: int) -> str:
+    return str(tfidf.tokenizer.decode([int(t) for t in tfidf.ngrams[feature] if t >= 0]))
+
+
+def _uninformative(tfidf: Any, feature: int, stop_words: frozenset[str]) -> bool:
+    """An n-gram starting inside a word (a "##" piece), starting or ending with punctuation, or made only
+    of stop words, single characters and punctuation."""
+    tokens = [tfidf.tokenizer.id_to_token(int(t)) or "" for t in tfidf.ngrams[feature] if t >= 0]
+    if not tokens or tokens[0].startswith("##"):
+        return True
+    if not any(ch.isalnum() for ch in tokens[0]) or not any(ch.isalnum() for ch in tokens[-1]):
+        return True
+    return all(t in stop_words or len(t) == 1 or not any(ch.isalnum() for ch in t) for t in tokens)
+
+
+def ngram_contrast(
+    model: Any, texts: Sequence[str], assignments: np.ndarray, k: int | None = None
+) -> tuple[Any, Any]:
+    """Each cluster's contrast score of every n-gram (a sparse (k, num_features) matrix) and how many of
+    the cluster's documents hold it. The score is c-TF-IDF-like: with p = the n-gram's share of the
+    cluster's summed TF-IDF weight and q = its share of the corpus' weight, p * ln(p / q) (the n-gram's
+    term of the KL divergence of the cluster from the corpus). An n-gram as common in the cluster as
+    everywhere ("the", ",") scores about 0; one the cluster holds far more of than the rest scores high."""
     from scipy.sparse import csr_matrix
 
     tfidf = model[0]
     if type(tfidf).__name__ != "NgramTfidf":
-        raise ValueError("top_ngrams needs a Luxical model (its first module is NgramTfidf)")
+        raise ValueError("cluster labels need a Luxical model (its first module is NgramTfidf)")
     if len(texts) != len(assignments):
         raise ValueError(f"{len(texts)} texts but {len(assignments)} assignments")
     k = int(assignments.max()) + 1 if k is None else k
     indices, offsets, weights = tfidf.transform(list(texts))
     rows = np.repeat(np.arange(len(texts)), np.diff(np.append(offsets, len(indices))))
     clusters = assignments[rows]
-    summed = csr_matrix((weights.astype(np.float64), (clusters, indices)), shape=(k, tfidf.num_features))
-    ngram_rows = tfidf.ngrams
+    shape = (k, tfidf.num_features)
+    summed = csr_matrix((weights.astype(np.float64), (clusters, indices)), shape=shape)
+    support = csr_matrix((np.ones(len(indices)), (clusters, indices)), shape=shape)  # docs per cell
+    for matrix in (summed, support):
+        matrix.sum_duplicates()  # canonical: the same sorted cells in both
+    corpus = np.asarray(summed.sum(axis=0)).ravel()
+    corpus_share = corpus / max(corpus.sum(), 1e-12)
+    cluster_mass = np.asarray(summed.sum(axis=1)).ravel()
+    share = summed.copy()
+    share.data /= np.maximum(cluster_mass, 1e-12)[np.repeat(np.arange(k), np.diff(share.indptr))]
+    lift = share.data / np.maximum(corpus_share[share.indices], 1e-300)
+    share.data = share.data * np.log(np.maximum(lift, 1e-12))
+    return share, support
+
+
+def top_ngrams(
+    model: Any,
+    texts: Sequence[str],
+    assignments: np.ndarray,
+    k: int | None = None,
+    top: int = 8,
+    min_support: float = 0.05,
+    stop_words: Sequence[str] | None = None,
+) -> list[list[str]]:
+    """Each cluster's `top` most distinctive n-grams by `ngram_contrast` (the Luxical model's own
+    NgramTfidf features), decoded to text. An n-gram must occur in at least `min_support` of the
+    cluster's documents (and in 2, for clusters of 2 or more); n-grams starting inside a word, starting
+    or ending with punctuation, or made only of `stop_words` (default: scikit-learn's English list),
+    single characters and punctuation are skipped, and so is an n-gram whose text is inside an already
+    chosen label or holds one."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    contrast, support = ngram_contrast(model, texts, assignments, k)
+    tfidf = model[0]
+    stops = frozenset(ENGLISH_STOP_WORDS if stop_words is None else stop_words)
+    sizes = np.bincount(assignments, minlength=contrast.shape[0])
     labels = []
-    for cluster in range(k):
-        row = summed.getrow(cluster)
-        order = np.argsort(-row.data, kind="stable")[:top]
-        features = row.indices[order]
-        labels.append([tfidf.tokenizer.decode([int(t) for t in ngram_rows[f] if t >= 0]) for f in features])
+    for cluster in range(contrast.shape[0]):
+        start, end = contrast.indptr[cluster], contrast.indptr[cluster + 1]
+        features, scores = contrast.indices[start:end], contrast.data[start:end]
+        needed = max(min(2, sizes[cluster]), min_support * sizes[cluster])
+        enough = support.data[support.indptr[cluster] : support.indptr[cluster + 1]] >= needed
+        chosen: list[str] = []
+        for position in np.argsort(-scores, kind="stable"):
+            if len(chosen) == top:
+                break
+            if not enough[position] or scores[position] <= 0:
+                continue
+            feature = int(features[position])
+            if _uninformative(tfidf, feature, stops):
+                continue
+            text = _ngram_text(tfidf, feature)
+            if not any(text in other or other in text for other in chosen):
+                chosen.append(text)
+        labels.append(chosen)
     return labels
+
+
+def map_2d(embeddings: np.ndarray, method: str = "tsne", seed: int = 0) -> np.ndarray:
+    """2-D coordinates of (a sample of) embeddings: t-SNE on cosine (sklearn, PCA start) or plain PCA."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    if method not in ("tsne", "pca"):
+        raise ValueError(f"method must be 'tsne' or 'pca', got {method!r}")
+    x = _normalized(embeddings)
+    if method == "pca" or len(x) < 5:
+        return np.asarray(PCA(n_components=2, random_state=seed).fit_transform(x))
+    perplexity = min(30.0, (len(x) - 1) / 3)
+    tsne = TSNE(n_components=2, metric="cosine", init="pca", perplexity=perplexity, random_state=seed)
+    return np.asarray(tsne.fit_transform(x))
 
 
 def plot_clusters(
@@ -171,43 +251,57 @@ def plot_clusters(
     path: str | Path,
     sample: int = 3000,
     shown: int = 20,
+    method: str = "tsne",
     seed: int = 0,
 ) -> Path:
-    """A PNG: cluster sizes (largest `shown`, named by their top n-grams) and a 2-D PCA map of a
-    sample of documents coloured by cluster, the largest clusters named at their mean position."""
+    """A PNG: the `shown` largest clusters' sizes, each named by its top n-grams, and a 2-D map (t-SNE or
+    PCA) of a sample of documents; those clusters in their own colour (the bar's) and numbered at their
+    middle, every other cluster in grey."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from sklearn.decomposition import PCA
 
     sizes = np.bincount(assignments)
     order = np.argsort(-sizes, kind="stable")[:shown]
-    names = [", ".join(list(labels[c])[:3]) if labels else str(c) for c in order]
+    tab20, tab20b = plt.get_cmap("tab20"), plt.get_cmap("tab20b")
+    palette = [tab20(i) for i in range(20) if i not in (14, 15)] + [tab20b(0), tab20b(8)]  # no greys
+    colours = [palette[i % len(palette)] for i in range(len(order))]
+    names = [", ".join(list(labels[c])[:4]) if labels else "" for c in order]
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(len(embeddings), min(sample, len(embeddings)), replace=False))
-    points = PCA(n_components=2, random_state=seed).fit_transform(_normalized(embeddings[chosen]))
-    figure, (left, right) = plt.subplots(1, 2, figsize=(16, max(6, 0.32 * len(order))))
-    left.barh(range(len(order))[::-1], sizes[order], color="tab:blue")
-    left.set_yticks(
-        range(len(order))[::-1], [f"{c}: {n}" for c, n in zip(order, names, strict=True)], fontsize=8
+    points = map_2d(embeddings[chosen], method=method, seed=seed)
+    figure, (left, right) = plt.subplots(
+        1, 2, figsize=(18, max(7.0, 0.38 * len(order))), gridspec_kw={"width_ratios": [1, 1.15]}
     )
+    rows = np.arange(len(order))[::-1]
+    left.barh(rows, sizes[order], color=colours)
+    left.set_yticks(rows, [f"#{c}  {n}" for c, n in zip(order, names, strict=True)], fontsize=9)
     left.set_xlabel("documents")
-    left.set_title(f"largest {len(order)} of {len(sizes)} clusters ({len(assignments):,} documents)")
-    colours = assignments[chosen] % 20
-    right.scatter(points[:, 0], points[:, 1], c=colours, cmap="tab20", s=4, alpha=0.6)
-    for cluster, name in zip(order[:10], names[:10], strict=True):
-        inside = assignments[chosen] == cluster
+    left.set_title(f"largest {len(order)} of {len(sizes):,} clusters ({len(assignments):,} documents)")
+    left.margins(y=0.01)
+    cluster_of = assignments[chosen]
+    other = ~np.isin(cluster_of, order)
+    right.scatter(points[other, 0], points[other, 1], c="lightgrey", s=3, linewidths=0)
+    for colour, cluster in zip(colours, order, strict=True):
+        inside = cluster_of == cluster
         if inside.any():
-            x, y = points[inside].mean(axis=0)
+            right.scatter(points[inside, 0], points[inside, 1], color=colour, s=6, linewidths=0)
+            x, y = np.median(points[inside], axis=0)
             right.annotate(
-                name, (x, y), fontsize=7, ha="center", bbox={"boxstyle": "round", "fc": "w", "alpha": 0.7}
-            )
-    right.set_title(f"2-D PCA map of {len(chosen):,} documents, coloured by cluster")
+                f"#{cluster}", (x, y), fontsize=9, ha="center", va="center", weight="bold",
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": colour, "alpha": 0.85},
+            )  # fmt: skip
+    right.set_xticks([])
+    right.set_yticks([])
+    title = "PCA" if method == "pca" else "t-SNE"
+    right.set_title(
+        f"{title} map of {len(chosen):,} documents (grey: clusters beyond the largest {len(order)})"
+    )
     figure.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out, dpi=110)
+    figure.savefig(out, dpi=100)
     plt.close(figure)
     return out
 
@@ -231,6 +325,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--niter", type=int, default=20)
     parser.add_argument("--top", type=int, default=8, help="n-grams per cluster label")
     parser.add_argument("--plot", default=None, help="PNG of cluster sizes and a 2-D map")
+    parser.add_argument("--map", choices=["tsne", "pca"], default="tsne", help="the picture's 2-D map")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--trust-remote-code", action="store_true")
     args = parser.parse_args(argv)
@@ -279,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         summary["labels"] = labels
     Path(args.output).with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     if args.plot:
-        plot_clusters(embeddings, result.assignments, labels, args.plot, seed=args.seed)
+        plot_clusters(embeddings, result.assignments, labels, args.plot, method=args.map, seed=args.seed)
     print(f"{len(embeddings):,} documents in {result.k} clusters -> {args.output}; seconds {result.seconds}")
 
 
