@@ -104,7 +104,8 @@ def expected_calibration_error(probabilities: np.ndarray, correct: np.ndarray, b
     return float(total)
 
 
-def _classification_metrics(task: str, probabilities: np.ndarray, y: np.ndarray) -> dict[str, float]:
+def classification_metrics(task: str, probabilities: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """ROC AUC, F1, accuracy and calibration error of class probabilities against encoded targets."""
     from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
     if task == "binary":
@@ -168,7 +169,7 @@ def evaluate_head(
     """Held-out metrics of a head on embeddings `x` with encoded targets `y` (see `fit_layers`)."""
     if head.task == "regression":
         return regression_metrics(np.asarray(head.predict(x), np.float64), y, binarize_at)
-    return _classification_metrics(head.task, head.predict_proba(x), y)
+    return classification_metrics(head.task, head.predict_proba(x), y)
 
 
 def uncalibrated_metrics(head: ClassifierHead, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -243,13 +244,14 @@ def fasttext_metrics(
 ) -> dict[str, float]:
     """fastText's held-out metrics on the same split (binary and multiclass tasks)."""
     probabilities, seconds = fasttext_probabilities(train_texts, train_y, test_texts, num_classes, seed=seed)
-    metrics = _classification_metrics(task, probabilities, test_y)
+    metrics = classification_metrics(task, probabilities, test_y)
     metrics["seconds_per_1k_docs"] = seconds / max(len(test_texts), 1) * 1000
     return metrics
 
 
 __all__ = [
     "calibrate",
+    "classification_metrics",
     "evaluate_head",
     "expected_calibration_error",
     "fasttext_metrics",

@@ -6,7 +6,8 @@ evaluate on held-out data, save, load and predict.
 
 `--dataset` takes a Hub id, a local parquet/JSON/CSV file, a `save_to_disk` folder, or one of the
 packaged sets `offline:rotten_tomatoes` (12.8k review snippets, fresh/rotten) and
-`offline:news_outlets` (3.8k news articles, 9 outlets), which Luxical training never reads.
+`offline:news_outlets` (3.8k news articles, 9 outlets) and `offline:wiki_topics` (9k Wikipedia lead
+summaries, 11 vital-article topics), which Luxical training never reads.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from luxical_st.curate.head_training import (
 from luxical_st.extras import require_extra
 
 OFFLINE_PREFIX = "offline:"
+OFFLINE_DATASETS = ("rotten_tomatoes", "news_outlets", "wiki_topics")
 
 
 def _offline(name: str) -> tuple[list[str], list[Any]]:
@@ -45,7 +47,12 @@ def _offline(name: str) -> tuple[list[str], list[Any]]:
 
         articles = news_articles()
         return [a.text for a in articles], [a.outlet for a in articles]
-    raise ValueError(f"unknown packaged dataset {OFFLINE_PREFIX}{name}; known: rotten_tomatoes, news_outlets")
+    if name == "wiki_topics":
+        from luxical_st.evaluation.sources import wikipedia_articles
+
+        pages = [a for a in wikipedia_articles() if a.topic and a.topic != "Uncategorized"]
+        return [a.text for a in pages], [a.topic for a in pages]
+    raise ValueError(f"unknown packaged dataset {OFFLINE_PREFIX}{name}; known: {', '.join(OFFLINE_DATASETS)}")
 
 
 def load_labelled(
@@ -123,9 +130,10 @@ def encode_targets(labels: Sequence[Any], task: str, names: list[str] | None = N
     return Targets(np.array([index[s] for s in strings], dtype=np.int64), names)
 
 
-def _split(
+def split_indices(
     n: int, y: np.ndarray, fraction: float, seed: int, stratify: bool
 ) -> tuple[np.ndarray, np.ndarray]:
+    """(rest, held out) row indices, sorted; `fraction` of the rows held out, stratified by `y` if asked."""
     from sklearn.model_selection import train_test_split
 
     indices = np.arange(n)
@@ -173,9 +181,9 @@ def fit_head(
     task = task or infer_task(raw)
     targets = encode_targets(raw, task)
     stratify = task in ("binary", "multiclass")
-    rest, test = _split(len(x), targets.y, test_fraction, seed, stratify)
+    rest, test = split_indices(len(x), targets.y, test_fraction, seed, stratify)
     calibrating = task != "regression" and calibration_fraction > 0
-    fit_part, cal_part = _split(
+    fit_part, cal_part = split_indices(
         len(rest), targets.y[rest], calibration_fraction if calibrating else 0, seed, stratify
     )
     fit_idx, cal_idx = rest[fit_part], rest[cal_part]
@@ -340,5 +348,6 @@ __all__ = [
     "infer_task",
     "load_labelled",
     "main",
+    "split_indices",
     "train_head",
 ]
