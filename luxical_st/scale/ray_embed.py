@@ -54,6 +54,17 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> float:
     return time.perf_counter() - started
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM) in MiB, 0 where /proc is unavailable."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def text_array(table: Any, column: str, where: str) -> Any:
     """The string column `column` of a pyarrow table; a clear error when absent, not text, or null."""
     import pyarrow as pa
@@ -169,7 +180,16 @@ class UnitEmbedder(LuxicalEmbedder):
             rows.append(write_atomic_parquet(path, self._tables(unit), self.schema()))
             names.append(unit["name"])
             seconds.append(time.perf_counter() - started)
-        return pa.table({"name": names, "rows": rows, "seconds": seconds})
+        count = len(names)
+        return pa.table(
+            {
+                "name": names,
+                "rows": rows,
+                "seconds": seconds,
+                "pid": [os.getpid()] * count,
+                "peak_rss_mib": [peak_rss_mib()] * count,
+            }
+        )
 
 
 def _first_texts(unit: dict[str, Any], text_column: str, count: int) -> list[str]:
@@ -264,7 +284,7 @@ def embed_files(
         )
         written = results.take_all()
     elapsed = time.perf_counter() - started
-    summary = {
+    summary: dict[str, Any] = {
         "units": len(units),
         "units_written": len(written),
         "rows_written": sum(int(row["rows"]) for row in written),
@@ -272,6 +292,13 @@ def embed_files(
         "ray_startup_seconds": startup,
         "workers": workers,
     }
+    actors: dict[int, dict[str, float]] = {}
+    for row in written:
+        actor = actors.setdefault(int(row["pid"]), {"busy_seconds": 0.0, "rows": 0, "peak_rss_mib": 0.0})
+        actor["busy_seconds"] += float(row["seconds"])
+        actor["rows"] += int(row["rows"])
+        actor["peak_rss_mib"] = max(actor["peak_rss_mib"], float(row["peak_rss_mib"]))
+    summary["actors"] = list(actors.values())
     remaining = pending_units(output, units)
     if not remaining:
         summary["rows"] = _count_rows(output, units)
