@@ -28,6 +28,7 @@ from .ray_embed import init_ray
 
 logger = logging.getLogger(__name__)
 
+
 def summarize_shard(
     texts: list[str], tokenizer: str | None, capacity: int, max_ngram_length: int, batch_size: int
 ) -> Any:
