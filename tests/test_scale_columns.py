@@ -9,10 +9,10 @@ import pytest
 pytest.importorskip("ray")
 pytest.importorskip("datatrove")
 
-from luxical_st.model import build_model  # noqa: E402
-from luxical_st.scale.columns import FORMAT_FILE, EmbeddingFormat  # noqa: E402
-from luxical_st.scale.encoder import BatchEncoder, byte_batches, calibrate, check_texts  # noqa: E402
-from tests.conftest import exact_ngram_vocabulary  # noqa: E402
+from luxical_st.model import build_model
+from luxical_st.scale.columns import FORMAT_FILE, EmbeddingFormat
+from luxical_st.scale.encoder import BatchEncoder, byte_batches, calibrate, check_texts
+from tests.conftest import exact_ngram_vocabulary
 
 
 @pytest.fixture(scope="module")
