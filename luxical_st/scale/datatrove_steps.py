@@ -80,7 +80,8 @@ def shallow_adapter(writer: Any, document: Document) -> dict[str, Any]:
     """A writer `adapter` (JsonlWriter(..., adapter=shallow_adapter)) that hands the metadata over as it is.
 
     datatrove's default adapter is `dataclasses.asdict`, which deep-copies an embedding in metadata value by
-    value (~12 ms per 704-dimensional document, four times the embedding itself); this one copies nothing.
+    value (~1.1 ms per 704-dimensional document on one EPYC core, half the time of embedding it, 12 % of a
+    reader -> LuxicalEmbed -> gzipped JsonlWriter job); this one copies nothing.
     Like the default it leaves out empty fields and honours `expand_metadata`; documents with media go to
     the default adapter."""
     if document.media:
