@@ -156,6 +156,7 @@ def test_cli_trains_and_predicts_on_parquet(saved_model, articles, tmp_path, cap
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    pytest.importorskip("fasttext")  # the comparison's classifier (the eval extra)
     rows = articles[:300]
     data = tmp_path / "labelled.parquet"
     pq.write_table(pa.table({"text": [a.text for a in rows], "outlet": [a.outlet for a in rows]}), data)

@@ -199,7 +199,12 @@ def fasttext_probabilities(
 ) -> tuple[np.ndarray, float]:
     """A supervised fastText classifier on the raw texts (one thread, seeded), as in the project's edu
     experiment: probabilities (n_test, num_classes) and seconds to predict the test set."""
-    import fasttext
+    try:
+        import fasttext
+    except ImportError as error:
+        raise ImportError(
+            "the fastText comparison needs fastText: pip install fasttext-wheel (or luxical-st[eval])"
+        ) from error
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "train.txt"
