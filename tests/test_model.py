@@ -246,3 +246,19 @@ def test_layer_matrices_of_a_loaded_model(saved, model):
         == [matrix.shape for matrix in layer_matrices(model)]
         == [(32, model[0].num_features), (64, 32), (64, 64), (16, 64)]
     )
+
+
+def test_resaving_into_the_folder_it_was_loaded_from(saved, tweet_texts, tmp_path):
+    """The SparseDense weights are a mapping of their file: saving over that file must replace it,
+    never truncate it under the mapping (which would crash the process with SIGBUS)."""
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(saved, folder)
+    loaded = SentenceTransformer(str(folder), trust_remote_code=True, device="cpu")
+    expected = loaded.encode(tweet_texts[:20])
+    loaded.save(str(folder))
+    np.testing.assert_array_equal(loaded.encode(tweet_texts[:20]), expected)
+    reloaded = SentenceTransformer(str(folder), trust_remote_code=True, device="cpu")
+    np.testing.assert_array_equal(reloaded.encode(tweet_texts[:20]), expected)
+    assert not list(folder.rglob("*.partial"))

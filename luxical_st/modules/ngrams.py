@@ -19,6 +19,12 @@ _EMPTY = np.int64(-1)
 _FIBONACCI = np.uint64(0x9E3779B97F4A7C15)
 
 
+def _all_distinct(values: np.ndarray) -> bool:
+    """Whether no value occurs twice (by sorting: numpy's hash-based `unique` is far slower here)."""
+    ordered = np.sort(values, kind="stable")
+    return not bool((ordered[1:] == ordered[:-1]).any())
+
+
 class PackedHashTable:
     """Open-addressing (linear probing) hash table from distinct non-negative int64 keys to small
     non-negative int64 values, each entry packed into one int64 so a probe costs one memory read.
@@ -34,7 +40,7 @@ class PackedHashTable:
             raise ValueError("keys and values must be 1-D arrays of the same length")
         if keys.size and (keys.min() < 0 or values.min() < 0):
             raise ValueError("hash table keys and values must be non-negative")
-        if np.unique(keys).size != keys.size:
+        if not _all_distinct(keys):
             raise ValueError("hash table keys must be distinct")
         self._value_bits = np.int64(max(1, int(values.max()).bit_length()) if values.size else 1)
         key_bits = int(keys.max()).bit_length() if keys.size else 1
@@ -117,7 +123,7 @@ class NgramIndex:
         is_unigram = lengths == 1
         self.feature_of_token = np.full(self.token_vocab_size + 1, -1, dtype=np.int64)
         unigram_tokens = self.ngrams[is_unigram, 0]
-        if np.unique(unigram_tokens).size != unigram_tokens.size:
+        if not _all_distinct(unigram_tokens):
             raise ValueError("the n-gram vocabulary holds the same n-gram more than once")
         self.feature_of_token[unigram_tokens] = np.flatnonzero(is_unigram)
         self.token_has_children = np.zeros(self.token_vocab_size + 1, dtype=bool)
@@ -134,7 +140,7 @@ class NgramIndex:
             child = np.full(unique_keys.size, -1, dtype=np.int64)
             ends_here = lengths[rows] == depth
             ending_slots = inverse[ends_here]
-            if np.unique(ending_slots).size != ending_slots.size:
+            if not _all_distinct(ending_slots):
                 raise ValueError("the n-gram vocabulary holds the same n-gram more than once")
             child[ending_slots] = rows[ends_here]
             is_new = child < 0

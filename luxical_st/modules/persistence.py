@@ -10,8 +10,12 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from safetensors import SafetensorError
+import numpy as np
+from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load_file
+
+# safetensors dtype names -> numpy, for the arrays read by mapping the file.
+_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "U32": "<u4", "U8": "u1"}
 
 
 def read_config(
@@ -54,11 +58,15 @@ def read_config(
     return config
 
 
-def read_arrays(path: str | os.PathLike[str], required: Sequence[str]) -> dict[str, Any]:
-    """Load a safetensors file as numpy arrays, checking that the required names are there."""
+def read_arrays(path: str | os.PathLike[str], required: Sequence[str], mmap: bool = False) -> dict[str, Any]:
+    """Load a safetensors file as numpy arrays, checking that the required names are there.
+
+    With `mmap`, the arrays are copy-on-write mappings of the file (nothing is read until used, and
+    processes mapping the same file share its pages); a writer must then replace the file, never
+    truncate it, while it is mapped."""
     try:
-        arrays = load_file(path)
-    except (SafetensorError, OSError) as error:
+        arrays = _map_file(path) if mmap else load_file(path)
+    except (SafetensorError, OSError, ValueError, KeyError) as error:
         raise ValueError(f"{path} is corrupt or truncated: {error}") from error
     missing = set(required) - set(arrays)
     if missing:
@@ -75,3 +83,22 @@ def read_json(path: str | os.PathLike[str] | None) -> Any:
             return json.load(handle)
     except (OSError, ValueError):
         return None
+
+
+def _map_file(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    with safe_open(str(path), framework="np") as checked:  # validates the header and the offsets
+        names = list(checked.keys())
+    with open(path, "rb") as handle:
+        size = int.from_bytes(handle.read(8), "little")
+        header = json.loads(handle.read(size))
+    arrays = {}
+    for name in names:
+        entry = header[name]
+        begin, end = entry["data_offsets"]
+        shape = tuple(entry["shape"])
+        dtype = _DTYPES[entry["dtype"]]
+        if begin == end:
+            arrays[name] = np.empty(shape, dtype=dtype)
+        else:
+            arrays[name] = np.memmap(path, dtype=dtype, mode="c", offset=8 + size + begin, shape=shape)
+    return arrays

@@ -8,6 +8,7 @@ Kept free of luxical_st imports: this file is copied into saved models as remote
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -126,11 +127,16 @@ class SparseDense(Module):
                     "(a diverged training run or damaged weights)"
                 )
         self.save_config(output_path)
+        # Written beside and renamed: the weights of a loaded model are a mapping of the file they were
+        # read from, which may be this very path; the old file stays whole until the mapping goes.
+        path = Path(output_path) / WEIGHTS_FILE
+        staging = path.with_name(path.name + ".partial")
         save_file(
             {name: tensor.contiguous() for name, tensor in self.state_dict().items()},
-            str(Path(output_path) / WEIGHTS_FILE),
+            str(staging),
             metadata={"format_version": str(FORMAT_VERSION)},
         )
+        os.replace(staging, path)
 
     @classmethod
     def load(
@@ -167,11 +173,13 @@ class SparseDense(Module):
         _check_neighbours(cls, model_name_or_path, subfolder, hub_kwargs, config, config_path)
         required = ["embedding.weight", *(["bias"] if config.get("bias") else [])]
         state = {}
-        for name, array in read_arrays(weights_path, required).items():
+        # Mapped, not read: no transient copies while loading, and processes that load the same file
+        # share its pages.
+        for name, array in read_arrays(weights_path, required, mmap=True).items():
             tensor = torch.from_numpy(array)
             if not tensor.is_floating_point():
                 raise ValueError(f"{weights_path}: {name} must hold floats, got {tensor.dtype}")
-            if not bool(torch.isfinite(tensor).all()):
+            if not all(bool(torch.isfinite(rows).all()) for rows in tensor.split(1 << 16)):
                 raise ValueError(f"{weights_path}: {name} holds NaN or infinite values")
             state[name] = tensor.float()  # float16/float64 files load as float32, the model's dtype
         try:  # the loaded weights are used in place: no random initialisation, no second copy
