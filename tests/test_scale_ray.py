@@ -64,6 +64,7 @@ def read_output(folder: Path) -> tuple[list[str], np.ndarray, pa.Table]:
     return table.column("id").to_pylist(), fmt.dequantize(fmt.from_arrow(table.column("embedding"))), table
 
 
+@pytest.mark.slow
 def test_map_batches_equals_model_encode(ray_local, model, model_path, news_texts, edge_texts):
     import ray.data
 
@@ -157,6 +158,12 @@ def test_bad_input_gives_clear_errors(ray_local, model_path, corpus, tmp_path, c
     pq.write_table(pa.table({"id": ["a", "b", "c"], "text": ["one", None, "three"]}), nulls)
     with pytest.raises(TypeError, match="null in row 1"):
         embed(str(nulls), tmp_path / "c", model_path)
+    late = tmp_path / "late-null.parquet"
+    texts = ["a real sentence"] * 60 + [None] + ["another one"] * 9
+    pq.write_table(pa.table({"id": [str(i) for i in range(70)], "text": texts}), late, row_group_size=20)
+    with pytest.raises(ValueError, match=r"1 of 4 units failed.*null in row 0"):  # found by an actor
+        embed(str(late), tmp_path / "late", model_path, workers=1, unit_rows=20)
+    assert len(list((tmp_path / "late").glob("late-null*.parquet"))) == 3
     numbers = tmp_path / "numbers.jsonl"
     numbers.write_text('{"id": 1, "text": 5}\n{"id": 2, "text": 6}\n', encoding="utf-8")
     with pytest.raises(TypeError, match="holds int64, not strings"):

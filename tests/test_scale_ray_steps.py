@@ -78,9 +78,10 @@ def test_ray_engine_writes_the_local_targets_and_vocabulary(ray_local, tweet_tex
         Path(config.output.output_dir).mkdir()
 
     local_targets = teacher_targets_step(local, Path(local.output.output_dir), lambda: load_corpus(local))
-    partial = ray_teacher_targets(
+    partial = ray_teacher_targets(  # as on a cluster: the driver reads the shards, in waves of one
         load_corpus(ray), Path(ray.output.output_dir) / "targets", teacher_arguments(ray),
-        dimensions=128, limit=0.3, batch_size=16, shard_size=40, max_shards=2,
+        dimensions=128, limit=0.3, batch_size=16, shard_size=40, max_shards=2, wave_shards=1,
+        ray_address=ray_local.get_runtime_context().gcs_address,
     )  # fmt: skip
     assert len(list(partial.glob("shard-*.parquet"))) == 2 and not (partial / "COMPLETE").exists()
     ray_targets = teacher_targets_step(ray, Path(ray.output.output_dir), lambda: load_corpus(ray))

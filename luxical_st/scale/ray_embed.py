@@ -173,11 +173,16 @@ class UnitEmbedder(LuxicalEmbedder):
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
 
-        names, rows, seconds = [], [], []
+        names, rows, seconds, errors = [], [], [], []
         for unit in batch.to_pylist():
             started = time.perf_counter()
             path = self.output_dir / unit["name"]
-            rows.append(write_atomic_parquet(path, self._tables(unit), self.schema()))
+            try:
+                rows.append(write_atomic_parquet(path, self._tables(unit), self.schema()))
+                errors.append("")
+            except (ValueError, TypeError, OSError) as error:  # bad input: reported by the driver
+                rows.append(0)
+                errors.append(f"{type(error).__name__}: {error}")
             names.append(unit["name"])
             seconds.append(time.perf_counter() - started)
         count = len(names)
@@ -188,17 +193,20 @@ class UnitEmbedder(LuxicalEmbedder):
                 "seconds": seconds,
                 "pid": [os.getpid()] * count,
                 "peak_rss_mib": [peak_rss_mib()] * count,
+                "error": errors,
             }
         )
 
 
-def _first_texts(unit: dict[str, Any], text_column: str, count: int) -> list[str]:
+def _first_texts(units: Sequence[dict[str, Any]], text_column: str, count: int) -> list[str]:
+    """Up to `count` texts from the first units (the calibration sample; also checks the text column)."""
     texts: list[str] = []
-    for table in read_unit(unit, [text_column], READ_BATCH_ROWS):
-        texts += text_array(table, text_column, unit["path"]).to_pylist()
-        if len(texts) >= count:
-            break
-    return texts[:count]
+    for unit in units:
+        for table in read_unit(unit, [text_column], READ_BATCH_ROWS):
+            texts += text_array(table, text_column, unit["path"]).to_pylist()
+            if len(texts) >= count:
+                return texts[:count]
+    return texts
 
 
 def embed_files(
@@ -283,6 +291,13 @@ def embed_files(
             num_cpus=threads_per_worker,
         )
         written = results.take_all()
+        failed = [row for row in written if row["error"]]
+        if failed:
+            raise ValueError(
+                f"{len(failed)} of {len(todo)} units failed (their shards are not written; the others "
+                f"are, and a rerun after fixing the input does only the failed ones); "
+                f"first: {failed[0]['error']}"
+            )
     elapsed = time.perf_counter() - started
     summary: dict[str, Any] = {
         "units": len(units),
@@ -317,9 +332,11 @@ def _embedding_format(
         return EmbeddingFormat.load(output)
     encoder = BatchEncoder(model, threads=None)
     wanted = CALIBRATION_DOCUMENTS if precision in ("int8", "uint8") else 2  # others need no ranges
-    texts = _first_texts(plan["units"][0], text_column, wanted)
+    texts = _first_texts(plan["units"], text_column, wanted)
     if len(texts) < 2:
-        texts += [f"calibration text {i}" for i in range(2 - len(texts))]
+        if precision in ("int8", "uint8"):
+            raise ValueError(f"{precision} ranges need at least two documents; the input has {len(texts)}")
+        texts += [f"dimension probe {i}" for i in range(2 - len(texts))]  # only the width is needed
     fmt = calibrate(encoder, texts, precision)
     fmt.save(output)
     return fmt

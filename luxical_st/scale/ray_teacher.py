@@ -5,8 +5,9 @@ COMPLETE), through that module's own functions. Each actor takes one GPU where t
 CPUs otherwise. Shards already on disk are skipped, so a rerun after a kill finishes the rest (shards
 may finish out of order here; the folder is complete, without gaps, when the COMPLETE marker is written).
 
-A map-style dataset is put in the object store once and each actor slices its shards out of it; a
-streamed dataset is read by the driver and handed to the actors in waves of `wave_shards` shards.
+On a local Ray a sized dataset is put in the object store once and each actor slices its shards out of
+it; on a cluster (`ray_address`), or for a streamed dataset, the driver reads the shards and hands them
+to the actors in waves of `wave_shards` shards (each wave starts its actors, so keep waves large).
 """
 
 from __future__ import annotations
@@ -99,8 +100,16 @@ def _shards_on_disk(output: Path) -> set[int]:
 def _streamed_shards(
     dataset: Any, done: set[int], shard_size: int, text_column: str, id_column: str
 ) -> Iterator[dict[str, Any]]:
+    """The rows of the shards still to do, read by the driver (a sized dataset skips finished shards
+    without reading them; a stream is read through)."""
     from luxical_st.data.teacher import _batches
 
+    if hasattr(dataset, "__len__"):
+        for index in range(-(-len(dataset) // shard_size)):
+            if index not in done:
+                ids, texts = next(_batches(dataset, index * shard_size, shard_size, text_column, id_column))
+                yield {"shard": index, "ids": ids, "texts": texts}
+        return
     for index, (ids, texts) in enumerate(_batches(dataset, 0, shard_size, text_column, id_column)):
         if index not in done:
             yield {"shard": index, "ids": ids, "texts": texts}
@@ -163,15 +172,17 @@ def ray_teacher_targets(
         "id_column": id_column,
         "threads": None if gpus else threads_per_worker,
     }
-    if hasattr(dataset, "__len__"):
-        total = -(-len(dataset) // shard_size)
-        if any(index >= total for index in done):
-            raise ValueError(f"{output} holds shards beyond the {total} of this dataset: another corpus?")
-        items: Iterator[dict[str, Any]] = iter([{"shard": i} for i in range(total) if i not in done])
+    total = -(-len(dataset) // shard_size) if hasattr(dataset, "__len__") else 0
+    if any(index >= total for index in done) and total:
+        raise ValueError(f"{output} holds shards beyond the {total} of this dataset: another corpus?")
+    items: Iterator[dict[str, Any]]
+    if total and not ray_address:
+        # a local Ray: the dataset goes to the object store once (a datasets.Dataset may be memory-mapped
+        # from this machine's cache files, which other nodes of a cluster cannot open)
+        items = iter([{"shard": i} for i in range(total) if i not in done])
         constructor["dataset"] = ray.put(dataset)
-        wave = max(total, 1)
+        wave = total
     else:
-        total = 0
         items = _streamed_shards(dataset, done, shard_size, text_column, id_column)
         wave = wave_shards or 4 * workers
     if max_shards is not None:
