@@ -262,3 +262,16 @@ def test_resaving_into_the_folder_it_was_loaded_from(saved, tweet_texts, tmp_pat
     reloaded = SentenceTransformer(str(folder), trust_remote_code=True, device="cpu")
     np.testing.assert_array_equal(reloaded.encode(tweet_texts[:20]), expected)
     assert not list(folder.rglob("*.partial"))
+
+
+@pytest.mark.slow
+def test_sentence_transformers_multi_process_pool(saved, news_texts, tweet_texts):
+    """`encode(..., pool=...)` (N processes, one model each) gives the single-process embeddings."""
+    model = SentenceTransformer(str(saved), trust_remote_code=True, device="cpu")
+    texts = news_texts[:30] + tweet_texts[:100]
+    pool = model.start_multi_process_pool(["cpu", "cpu"])
+    try:
+        pooled = model.encode(texts, pool=pool, chunk_size=40)
+    finally:
+        model.stop_multi_process_pool(pool)
+    np.testing.assert_allclose(pooled, model.encode(texts), atol=1e-6)

@@ -89,11 +89,15 @@ class WordCache:
         return np.fromiter(map(get, words, repeat(-1)), dtype=np.int64, count=len(words))
 
     def _add(self, words: list[str]) -> None:
-        encodings = self.tokenizer.encode_batch_fast(words, add_special_tokens=False)
-        rows = [encoding.ids for encoding in encodings]
-        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-        new_ids = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
+        # One encoding of the words joined by spaces (a call per word costs ~30 us each in tokenizers);
+        # each token belongs to the word its first character lies in.
+        encoding = self.tokenizer.encode(" ".join(words), add_special_tokens=False)
+        lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 1
+        word_starts = np.cumsum(lengths) - lengths
+        token_starts = np.fromiter((start for start, _ in encoding.offsets), dtype=np.int64)
+        word_of_token = np.searchsorted(word_starts, token_starts, side="right") - 1
+        counts = np.bincount(word_of_token, minlength=len(words))
         first = len(self._index)
-        self._ids = np.concatenate([self._ids, new_ids])
-        self._ends = np.concatenate([self._ends, self._ends[-1] + np.cumsum(lengths)])
+        self._ids = np.concatenate([self._ids, np.asarray(encoding.ids, dtype=np.int64)])
+        self._ends = np.concatenate([self._ends, self._ends[-1] + np.cumsum(counts)])
         self._index.update(zip(words, range(first, first + len(words)), strict=True))
