@@ -13,7 +13,9 @@ ratio is the median over rounds of the ratio within a round.
 Methods: `reference` (luxical 1.1.2 Embedder), `hf_encode_batch` / `hf_encode_batch_fast` /
 `arrow_tokenize` (the tokenizer alone, three ways), `luxical_st_tokenize` (luxical-st's own tokenizing
 path alone), `luxical_st` (float32), `luxical_st_int8` / `luxical_st_bf16` (`luxical_st.inference.
-set_precision`; bf16 only where the CPU has native bf16), `model2vec` (StaticModel distilled from the
+set_precision`; bf16 only where the CPU has native bf16), `luxical_st_pipelined` /
+`luxical_st_int8_pipelined` (`luxical_st.inference.encode`: the next batch prepared while the layers
+run), `model2vec` (StaticModel distilled from the
 offline MiniLM teacher) and `static_embedding` (the same weights as sentence-transformers'
 StaticEmbedding).
 
@@ -49,10 +51,15 @@ METHODS = (
     "luxical_st",
     "luxical_st_int8",
     "luxical_st_bf16",
+    "luxical_st_pipelined",
+    "luxical_st_int8_pipelined",
     "model2vec",
     "static_embedding",
 )
-EMBEDDERS = ("reference", "luxical_st", "luxical_st_int8", "luxical_st_bf16", "model2vec", "static_embedding")
+TOKENIZERS = ("hf_encode_batch", "hf_encode_batch_fast", "arrow_tokenize", "luxical_st_tokenize")
+EMBEDDERS = tuple(m for m in METHODS if m not in TOKENIZERS)
+FAST_PATHS = ("luxical_st_int8", "luxical_st_bf16", "luxical_st_pipelined", "luxical_st_int8_pipelined")
+PIPELINED_BATCH_SIZE = 512  # several batches per set, so that preparing one overlaps the layers of another
 
 
 def cpu_name() -> str:
@@ -129,7 +136,7 @@ def _load(method: str, paths: dict[str, str], batch_size: int) -> Any:
 
         embedder = Embedder.load(paths["reference"])
         return lambda texts: embedder(texts, batch_size=4096)
-    if method in ("hf_encode_batch", "hf_encode_batch_fast", "arrow_tokenize", "luxical_st_tokenize"):
+    if method in TOKENIZERS:
         from luxical_st.tokenizer import load_wordpiece_tokenizer
 
         tokenizer = load_wordpiece_tokenizer()
@@ -150,13 +157,15 @@ def _load(method: str, paths: dict[str, str], batch_size: int) -> Any:
     if method.startswith("luxical_st"):
         from sentence_transformers import SentenceTransformer
 
-        from luxical_st.inference import native_bfloat16, set_precision
+        from luxical_st.inference import encode, native_bfloat16, set_precision
 
         if method == "luxical_st_bf16" and not native_bfloat16():
             return None  # emulated bf16 is many times slower than float32: not a path anyone should take
         model = SentenceTransformer(paths["converted"], trust_remote_code=True, device="cpu")
-        if method != "luxical_st":
-            set_precision(model, "int8" if method == "luxical_st_int8" else "bfloat16")
+        if "int8" in method or "bf16" in method:
+            set_precision(model, "int8" if "int8" in method else "bfloat16")
+        if method.endswith("_pipelined"):
+            return lambda texts: encode(model, texts, batch_size=PIPELINED_BATCH_SIZE)
         return lambda texts: model.encode(texts, batch_size=batch_size)
     if method == "model2vec":
         from model2vec import StaticModel
@@ -295,7 +304,12 @@ def main() -> None:
             expected = rounds[0]["reference"][set_name]["embeddings"]
             ours = rounds[0]["luxical_st"][set_name]["embeddings"]
             parity[set_name] = {"max_abs_difference_float32": float(np.abs(ours - expected).max())}
-            for fast in ("luxical_st_int8", "luxical_st_bf16"):
+            for fast in (
+                "luxical_st_int8",
+                "luxical_st_bf16",
+                "luxical_st_pipelined",
+                "luxical_st_int8_pipelined",
+            ):
                 if fast in ran:
                     parity[set_name][f"min_cosine_{fast}"] = rowwise_min_cosine(
                         rounds[0][fast][set_name]["embeddings"], ours

@@ -10,13 +10,20 @@ cosine to float32 of each choice.
 
 The change is made in place, for inference: a model whose layers were swapped is not for saving or
 training (reload it from disk for that).
+
+`encode(model, texts)` is `model.encode` for bulk work with the two halves of a batch overlapped: the
+input module (tokenizing, n-gram matching: single-threaded Python and numpy) prepares the next batch in a
+background thread while torch runs the layers on this one.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -93,3 +100,31 @@ def set_precision(model: Any, precision: Precision = "auto") -> str:
     if not swapped and dense:
         warnings.warn(f"no Dense layer of this model is wide enough to run in {chosen}", stacklevel=2)
     return chosen
+
+
+def encode(model: Any, texts: Sequence[str], batch_size: int = 1024) -> np.ndarray:
+    """The float32 embeddings of `texts`, as `model.encode(texts, batch_size=batch_size)` gives them
+    (identical values), with the input module's work on batch k + 1 overlapped with the layers on
+    batch k. Like `encode`, texts are batched by length (longest first)."""
+    if isinstance(texts, str):
+        raise TypeError("expected a list of texts, got a single str: wrap it in a list")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    texts = list(texts)
+    modules = list(model)
+    if not modules or type(modules[0]).__name__ != "NgramTfidf":
+        raise TypeError("encode takes a Luxical SentenceTransformer (first module NgramTfidf)")
+    if not texts:
+        return np.zeros((0, model.get_embedding_dimension()), dtype=np.float32)
+    order = np.argsort([-len(text) if isinstance(text, str) else 0 for text in texts], kind="stable")
+    batches = [order[start : start + batch_size] for start in range(0, len(texts), batch_size)]
+    output = np.empty((len(texts), model.get_embedding_dimension()), dtype=np.float32)
+    model.eval()
+    with ThreadPoolExecutor(1) as worker, torch.inference_mode():
+        pending = worker.submit(modules[0].preprocess, [texts[i] for i in batches[0]])
+        for k, rows in enumerate(batches):
+            features = pending.result()
+            if k + 1 < len(batches):
+                pending = worker.submit(modules[0].preprocess, [texts[i] for i in batches[k + 1]])
+            output[rows] = model.forward(features)["sentence_embedding"].float().cpu().numpy()
+    return output

@@ -55,3 +55,18 @@ def test_float32_and_bad_input(tokenizer, vocabulary):
         set_precision(model, "int4")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="Luxical SentenceTransformer"):
         set_precision(SentenceTransformer(modules=[Dense(4, 4)]), "int8")
+
+
+def test_pipelined_encode_equals_model_encode(tokenizer, vocabulary, news_texts, tweet_texts, edge_texts):
+    from luxical_st.inference import encode
+
+    model = wide_model(tokenizer, vocabulary)
+    texts = news_texts[:30] + tweet_texts[:150] + edge_texts
+    expected = model.encode(texts, batch_size=32)
+    for batch_size in (1, 32, 10_000):
+        np.testing.assert_allclose(encode(model, texts, batch_size=batch_size), expected, atol=1e-6)
+    assert encode(model, []).shape == (0, expected.shape[1])
+    with pytest.raises(TypeError, match="list of texts"):
+        encode(model, "one text")
+    with pytest.raises(TypeError, match="not str"):
+        encode(model, ["fine", None])  # type: ignore[list-item]
