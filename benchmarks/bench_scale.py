@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_inference import news_articles
 
 BIG_DOCUMENT_BYTES = 10 * 2**20
-UNIT_ROWS = 500
 
 
 def cpu_kind() -> str:
@@ -37,6 +36,11 @@ def cpu_kind() -> str:
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown"
+
+
+def unit_rows(docs: int) -> int:
+    """Rows per unit (and parquet row group): at least 8 units, so that 2 actors share the work."""
+    return min(500, max(16, docs // 8))
 
 
 def write_corpora(work: Path, docs: int) -> tuple[Path, Path, list[str]]:
@@ -48,7 +52,7 @@ def write_corpora(work: Path, docs: int) -> tuple[Path, Path, list[str]]:
     ids = [f"news-{i:06d}" for i in range(docs)]
     plain = work / "plain" / "corpus.parquet"
     plain.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table({"id": ids, "text": texts}), plain, row_group_size=UNIT_ROWS)
+    pq.write_table(pa.table({"id": ids, "text": texts}), plain, row_group_size=unit_rows(docs))
     big_text = ""
     index = 0
     while len(big_text.encode()) < BIG_DOCUMENT_BYTES:
@@ -63,7 +67,7 @@ def write_corpora(work: Path, docs: int) -> tuple[Path, Path, list[str]]:
             "text": [*texts[:middle], big_text, *texts[middle:]],
         }
     )
-    pq.write_table(table, big, row_group_size=UNIT_ROWS)
+    pq.write_table(table, big, row_group_size=unit_rows(docs))
     return plain, big, texts
 
 
@@ -91,12 +95,12 @@ def run_plain(model: str, texts: list[str]) -> dict[str, Any]:
     return dict(result)
 
 
-def run_ray(model: str, corpus: Path, output: Path, workers: int) -> dict[str, Any]:
+def run_ray(model: str, corpus: Path, output: Path, workers: int, rows: int) -> dict[str, Any]:
     from luxical_st.scale.ray_embed import embed_files
 
     shutil.rmtree(output, ignore_errors=True)
     summary = embed_files(
-        str(corpus), output, model, workers=workers, threads_per_worker=1, unit_rows=UNIT_ROWS,
+        str(corpus), output, model, workers=workers, threads_per_worker=1, unit_rows=rows,
         trust_remote_code=True,
     )  # fmt: skip
     actors = summary["actors"]
@@ -125,7 +129,10 @@ def _datatrove(model: str, corpus: Path, work: Path, queue: Any) -> None:
     (block,) = [b for b in stats if b["name"].endswith(LuxicalEmbed.name)]
     time_stats = block["time_stats"]
     step_seconds = float(time_stats["total"] if isinstance(time_stats, dict) else time_stats)
-    queue.put({"seconds": step_seconds, "job_wall": wall, "peak_rss_mib": peak_rss_mib()})
+    embedded = block["stats"]["embedded"]["total"]  # datatrove's reader drops empty documents
+    mib = block["stats"]["embedded_bytes"]["total"] / 2**20
+    result = {"seconds": step_seconds, "job_wall": wall, "peak_rss_mib": peak_rss_mib()}
+    queue.put({**result, "docs": embedded, "mib": mib})
 
 
 def run_datatrove(model: str, corpus: Path, work: Path) -> dict[str, Any] | str:
@@ -163,17 +170,18 @@ def main() -> None:
 
     rows: dict[str, Any] = {"plain model.encode (1 thread)": run_plain(args.model, texts)}
     startup = init_ray(num_cpus=2)
-    rows["Ray, 1 actor x 1 thread"] = run_ray(args.model, plain_corpus, work / "ray1", 1)
-    rows["Ray, 2 actors x 1 thread"] = run_ray(args.model, plain_corpus, work / "ray2", 2)
+    size = unit_rows(args.docs)
+    rows["Ray, 1 actor x 1 thread"] = run_ray(args.model, plain_corpus, work / "ray1", 1, size)
+    rows["Ray, 2 actors x 1 thread"] = run_ray(args.model, plain_corpus, work / "ray2", 2, size)
     datatrove = run_datatrove(args.model, plain_corpus, work / "datatrove")
     if isinstance(datatrove, dict):
         rows["datatrove LuxicalEmbed (1 task)"] = datatrove
-    big = run_ray(args.model, big_corpus, work / "ray1-big", 1)
+    big = run_ray(args.model, big_corpus, work / "ray1-big", 1, size)
 
     print("\n| path | docs/s | MiB/s | peak RSS per process (MiB) |\n|---|---|---|---|")
     for name, row in rows.items():
-        row["docs_per_second"] = args.docs / row["seconds"]
-        row["mib_per_second"] = mib / row["seconds"]
+        row["docs_per_second"] = row.get("docs", args.docs) / row["seconds"]
+        row["mib_per_second"] = row.get("mib", mib) / row["seconds"]
         print(
             f"| {name} | {row['docs_per_second']:,.0f} | {row['mib_per_second']:.2f} "
             f"| {row['peak_rss_mib']:,.0f} |"

@@ -142,6 +142,7 @@ class UnitEmbedder(LuxicalEmbedder):
         self.output_dir = Path(output_dir)
         self.id_column = id_column
         self._schema: Any = None
+        self.schema()  # embeds a probe text: the model's first-call costs are paid at actor start
 
     def _tables(self, unit: dict[str, Any]) -> Iterator[Any]:
         import pyarrow as pa
