@@ -221,6 +221,32 @@ def targets_complete(output_dir: str | os.PathLike[str]) -> bool:
     return (Path(output_dir) / COMPLETE_FILE).is_file()
 
 
+def start_targets(
+    dataset: Any,
+    output_dir: str | os.PathLike[str],
+    text_column: str,
+    id_column: str,
+    dimensions: int,
+    batch_size: int,
+    shard_size: int,
+    limit: float,
+) -> Path | None:
+    """The checks every teacher-targets run makes first (any engine): the output folder, created, or
+    None when its targets are already complete."""
+    if dimensions < 1 or batch_size < 1 or shard_size < 1:
+        raise ValueError(
+            f"dimensions, batch_size, shard_size must be positive, got {dimensions, batch_size, shard_size}"
+        )
+    _step(limit)
+    _check_columns(dataset, text_column, id_column)
+    output = Path(output_dir)
+    if targets_complete(output):
+        logger.info("Teacher targets in %s are complete; nothing to do", output)
+        return None
+    output.mkdir(parents=True, exist_ok=True)
+    return output
+
+
 def compute_teacher_targets(
     dataset: datasets.Dataset | datasets.IterableDataset,
     teacher: SentenceTransformer,
@@ -241,17 +267,11 @@ def compute_teacher_targets(
     """
     from tqdm.auto import tqdm
 
-    if dimensions < 1 or batch_size < 1 or shard_size < 1:
-        raise ValueError(
-            f"dimensions, batch_size, shard_size must be positive, got {dimensions, batch_size, shard_size}"
-        )
-    _step(limit)
-    _check_columns(dataset, text_column, id_column)
-    output = Path(output_dir)
-    if targets_complete(output):
-        logger.info("Teacher targets in %s are complete; nothing to do", output)
-        return output
-    output.mkdir(parents=True, exist_ok=True)
+    output = start_targets(
+        dataset, output_dir, text_column, id_column, dimensions, batch_size, shard_size, limit
+    )
+    if output is None:
+        return Path(output_dir)
     run = run_record(teacher, dimensions=dimensions, limit=limit, shard_size=shard_size)
     dims = run["dimensions"]
     claim_run(output, run)

@@ -138,19 +138,13 @@ def ray_teacher_targets(
     import ray
     import ray.data
 
-    from luxical_st.data.teacher import _check_columns, _step, claim_run, finish_run, targets_complete
+    from luxical_st.data.teacher import claim_run, finish_run, start_targets
 
-    if dimensions < 1 or batch_size < 1 or shard_size < 1:
-        raise ValueError(
-            f"dimensions, batch_size, shard_size must be positive, got {dimensions, batch_size, shard_size}"
-        )
-    _step(limit)
-    _check_columns(dataset, text_column, id_column)
-    output = Path(output_dir)
-    if targets_complete(output):
-        logger.info("Teacher targets in %s are complete; nothing to do", output)
-        return output
-    output.mkdir(parents=True, exist_ok=True)
+    output = start_targets(
+        dataset, output_dir, text_column, id_column, dimensions, batch_size, shard_size, limit
+    )
+    if output is None:
+        return Path(output_dir)
     init_ray(ray_address)
     gpus = int(ray.cluster_resources().get("GPU", 0))
     cpus = int(ray.cluster_resources().get("CPU", 1))
