@@ -82,6 +82,17 @@ def exact_ngram_vocabulary(
     return ngrams, np.array([count for count, _ in kept], dtype=np.int64)
 
 
+def save_small_model(tokenizer, texts: list[str], path, layer_sizes: tuple[int, ...], seed: int = 5) -> str:
+    """Save a small Luxical model over the exactly counted 1-2-grams (count >= 3) of `texts`; its path."""
+    from luxical_st import build_model
+
+    rows = [e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
+    ngrams, counts = exact_ngram_vocabulary(rows, max_n=2, min_count=3)
+    idf = (np.log(counts.sum()) - np.log(counts)).astype(np.float32)
+    build_model(tokenizer, ngrams, idf, layer_sizes=layer_sizes, seed=seed).save(str(path))
+    return str(path)
+
+
 @pytest.fixture(scope="session")
 def ray_local():
     """A real local Ray (2 CPUs, no dashboard) shared by the scale tests, shut down at the end."""

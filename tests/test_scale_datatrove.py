@@ -19,7 +19,6 @@ from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 
-from luxical_st import build_model
 from luxical_st.curate.head_model import ClassifierHead
 from luxical_st.curate.heads import train_head
 from luxical_st.evaluation.sources import news_articles
@@ -31,7 +30,7 @@ from luxical_st.scale.datatrove_steps import (
     shallow_adapter,
 )
 from luxical_st.scale.encoder import head_name
-from tests.conftest import exact_ngram_vocabulary
+from tests.conftest import save_small_model
 
 FILES = 4  # JSONL files, shared out between the 2 tasks by datatrove
 
@@ -74,12 +73,8 @@ def texts(articles):
 
 @pytest.fixture(scope="module")
 def model_path(tokenizer, articles, tmp_path_factory):
-    rows = [e.ids for e in tokenizer.encode_batch([a.text for a in articles[:150]], add_special_tokens=False)]
-    ngrams, counts = exact_ngram_vocabulary(rows, max_n=2, min_count=3)
-    idf = (np.log(counts.sum()) - np.log(counts)).astype(np.float32)
     path = tmp_path_factory.mktemp("datatrove_model") / "luxical"
-    build_model(tokenizer, ngrams, idf, layer_sizes=(64, 128, 32), seed=5).save(str(path))
-    return str(path)
+    return save_small_model(tokenizer, [a.text for a in articles[:150]], path, layer_sizes=(64, 128, 32))
 
 
 @pytest.fixture(scope="module")

@@ -21,11 +21,10 @@ pytest.importorskip("datatrove")
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from luxical_st.model import build_model
 from luxical_st.scale.columns import EmbeddingFormat
 from luxical_st.scale.ray_embed import embed_dataset, embed_files
 from luxical_st.scale.units import COMPLETE_FILE, plan_units, read_unit
-from tests.conftest import exact_ngram_vocabulary
+from tests.conftest import save_small_model
 
 ROOT = Path(__file__).resolve().parents[1]
 # The tests build their model themselves; its module code may differ from a working tree being edited.
@@ -34,12 +33,8 @@ embed = functools.partial(embed_files, trust_remote_code=True)
 
 @pytest.fixture(scope="module")
 def model_path(tokenizer, news_texts, tmp_path_factory) -> str:
-    rows = [e.ids for e in tokenizer.encode_batch(news_texts[:150], add_special_tokens=False)]
-    ngrams, counts = exact_ngram_vocabulary(rows, max_n=2, min_count=3)
-    idf = (np.log(counts.sum()) - np.log(counts)).astype(np.float32)
     path = tmp_path_factory.mktemp("scale") / "luxical"
-    build_model(tokenizer, ngrams, idf, layer_sizes=(32, 64, 24), seed=5).save(str(path))
-    return str(path)
+    return save_small_model(tokenizer, news_texts[:150], path, layer_sizes=(32, 64, 24))
 
 
 @pytest.fixture(scope="module")
