@@ -94,6 +94,22 @@ def save_small_model(tokenizer, texts: list[str], path, layer_sizes: tuple[int, 
 
 
 @pytest.fixture(scope="session")
+def trained_model_path(tmp_path_factory) -> str:
+    """A tiny trained Luxical student: one run of configs/tiny.yaml (the real MiniLM teacher, the
+    quickstart blend, 2 epochs), for the tests that need a model which has learned something."""
+    pytest.importorskip("datasets")
+    from pathlib import Path
+
+    from luxical_st.config import load_config
+    from luxical_st.pipeline import MODEL_DIR, run_pipeline
+
+    output_dir = tmp_path_factory.mktemp("trained") / "tiny"
+    tiny = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+    run_pipeline(load_config(tiny, ["--output_dir", str(output_dir)]))
+    return str(output_dir / MODEL_DIR)
+
+
+@pytest.fixture(scope="session")
 def ray_local():
     """A real local Ray (2 CPUs, no dashboard) shared by the scale tests, shut down at the end."""
     ray = pytest.importorskip("ray")

@@ -26,11 +26,10 @@ def articles():
 
 
 @pytest.fixture(scope="module")
-def model(tokenizer, articles):
-    rows = [e.ids for e in tokenizer.encode_batch([a.text for a in articles[:200]], add_special_tokens=False)]
-    ngrams, counts = exact_ngram_vocabulary(rows, max_n=2, min_count=3)
-    idf = (np.log(counts.sum()) - np.log(counts)).astype(np.float32)
-    return build_model(tokenizer, ngrams, idf, layer_sizes=(64, 128, 32), seed=3)
+def model(trained_model_path):
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(trained_model_path, device="cpu", trust_remote_code=True)
 
 
 @pytest.fixture(scope="module")

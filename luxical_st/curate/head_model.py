@@ -181,8 +181,9 @@ class ClassifierHead:
             vector = np.asarray(encoder.encode([PROBE_TEXT], convert_to_numpy=True), np.float64)[0]
             probe = self.probe.astype(np.float64)
             denominator = np.linalg.norm(vector) * np.linalg.norm(probe)
-            cosine = float(vector @ probe / denominator) if denominator else 0.0
-            if vector.shape != probe.shape or cosine < PROBE_MIN_COSINE:
+            same_shape = vector.shape == probe.shape  # another width: no cosine to compute
+            cosine = float(vector @ probe / denominator) if same_shape and denominator else 0.0
+            if not same_shape or cosine < PROBE_MIN_COSINE:
                 raise ValueError(
                     f"this encoder embeds the probe sentence unlike the model the head was trained on "
                     f"({self.model}): cosine {cosine:.4f} < {PROBE_MIN_COSINE}"
