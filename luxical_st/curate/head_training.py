@@ -6,10 +6,8 @@ never holds a pickled estimator and predicts without scikit-learn.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -182,10 +180,6 @@ def uncalibrated_metrics(head: ClassifierHead, x: np.ndarray, y: np.ndarray) -> 
         head.calibration, head.slope, head.intercept = saved
 
 
-def _fasttext_line(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
 def fasttext_probabilities(
     train_texts: Sequence[str],
     train_y: np.ndarray,
@@ -200,36 +194,22 @@ def fasttext_probabilities(
     """A supervised fastText classifier on the raw texts (one thread, seeded), as in the project's edu
     experiment: probabilities (n_test, num_classes) and seconds to predict the test set."""
     try:
-        import fasttext
+        import fasttext  # noqa: F401  (only to name the package when it is missing)
     except ImportError as error:
         raise ImportError(
             "the fastText comparison needs fastText: pip install fasttext-wheel (or luxical-st[eval])"
         ) from error
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "train.txt"
-        path.write_text(
-            "".join(
-                f"__label__{label} {_fasttext_line(text)}\n"
-                for text, label in zip(train_texts, train_y, strict=True)
-            ),
-            encoding="utf-8",
-        )
-        classifier = fasttext.train_supervised(
-            input=str(path),
-            epoch=epoch,
-            wordNgrams=word_ngrams,
-            dim=dim,
-            lr=lr,
-            seed=seed,
-            thread=1,
-            verbose=0,
-        )
+    from luxical_st.evaluation.edu import fasttext_line, train_fasttext
+
+    classifier = train_fasttext(
+        train_texts, train_y, seed=seed, epoch=epoch, word_ngrams=word_ngrams, dim=dim, lr=lr
+    )
     start = time.perf_counter()
     probabilities = np.zeros((len(test_texts), num_classes))
     for row, text in enumerate(test_texts):
         # `f.predict` per line: fasttext-wheel 0.9.2's list `predict` returns wrong probabilities
-        for probability, label in classifier.f.predict(_fasttext_line(text) + "\n", -1, 0.0, "replace"):
+        for probability, label in classifier.f.predict(fasttext_line(text) + "\n", -1, 0.0, "replace"):
             probabilities[row, int(label.removeprefix("__label__"))] = probability
     sums = probabilities.sum(axis=1, keepdims=True)
     probabilities = np.divide(

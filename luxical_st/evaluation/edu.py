@@ -173,35 +173,33 @@ def embedding_classifiers(
     return results
 
 
-def _fasttext_line(text: str) -> str:
+def fasttext_line(text: str) -> str:
     """fastText reads one document per line and splits on whitespace; lowercase as its examples do."""
     return " ".join(text.lower().split())
 
 
-def _positive_probability(classifier: Any, text: str) -> float:
-    """P(label 1) of one text. `classifier.f.predict` per line: fasttext-wheel 0.9.2's list `predict`
-    returns wrong probabilities and its single-text `predict` fails under numpy 2 (`copy=False`)."""
-    predictions = classifier.f.predict(_fasttext_line(text) + "\n", -1, 0.0, "replace")
-    return float(dict((label, prob) for prob, label in predictions).get("__label__1", 0.0))
-
-
-def fasttext_baseline(
-    data: EduData, seed: int = 42, epoch: int = 10, word_ngrams: int = 2, dim: int = 64, lr: float = 0.5
-) -> ClassifierResult:
-    """A supervised fastText classifier on the raw texts (one thread, so a seed reproduces it);
-    time = predicting the test set, per 40k documents."""
+def train_fasttext(
+    texts: Sequence[str],
+    labels: Sequence[Any] | np.ndarray,
+    seed: int = 42,
+    epoch: int = 10,
+    word_ngrams: int = 2,
+    dim: int = 64,
+    lr: float = 0.5,
+) -> Any:
+    """A supervised fastText classifier on the raw texts (one thread, so a seed reproduces it); its
+    labels are `__label__<label>`."""
     import fasttext
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "train.txt"
         path.write_text(
             "".join(
-                f"__label__{label} {_fasttext_line(text)}\n"
-                for text, label in zip(data.train_texts, data.train_labels, strict=True)
+                f"__label__{label} {fasttext_line(text)}\n" for text, label in zip(texts, labels, strict=True)
             ),
             encoding="utf-8",
         )
-        classifier = fasttext.train_supervised(
+        return fasttext.train_supervised(
             input=str(path),
             epoch=epoch,
             wordNgrams=word_ngrams,
@@ -211,6 +209,23 @@ def fasttext_baseline(
             thread=1,
             verbose=0,
         )
+
+
+def _positive_probability(classifier: Any, text: str) -> float:
+    """P(label 1) of one text. `classifier.f.predict` per line: fasttext-wheel 0.9.2's list `predict`
+    returns wrong probabilities and its single-text `predict` fails under numpy 2 (`copy=False`)."""
+    predictions = classifier.f.predict(fasttext_line(text) + "\n", -1, 0.0, "replace")
+    return float(dict((label, prob) for prob, label in predictions).get("__label__1", 0.0))
+
+
+def fasttext_baseline(
+    data: EduData, seed: int = 42, epoch: int = 10, word_ngrams: int = 2, dim: int = 64, lr: float = 0.5
+) -> ClassifierResult:
+    """A supervised fastText classifier on the raw texts (one thread, so a seed reproduces it);
+    time = predicting the test set, per 40k documents."""
+    classifier = train_fasttext(
+        data.train_texts, data.train_labels, seed=seed, epoch=epoch, word_ngrams=word_ngrams, dim=dim, lr=lr
+    )
     start = time.perf_counter()
     probabilities = np.array([_positive_probability(classifier, text) for text in data.test_texts])
     seconds = time.perf_counter() - start
