@@ -15,7 +15,13 @@ pytest.importorskip("sklearn")
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from luxical_st import build_model
-from luxical_st.curate.cluster import cluster_embeddings, main, plot_clusters, top_ngrams
+from luxical_st.curate.cluster import (
+    cluster_embeddings,
+    main,
+    plot_clusters,
+    top_ngrams,
+    word_prefix_tokens,
+)
 from luxical_st.evaluation.sources import news_articles, wikipedia_articles
 from tests.conftest import exact_ngram_vocabulary
 
@@ -75,14 +81,33 @@ def test_top_ngrams_rank_by_contrast_with_the_corpus(model, texts, embeddings):
     q = summed.sum(0) / summed.sum()
     score = np.where(p > 0, p * np.log(np.where(p > 0, p, 1) / np.where(q > 0, q, 1)), -np.inf)
     score[docs[cluster] < 2] = -np.inf
+    tokenizer = model[0].tokenizer
+    followed, seen = np.zeros(tokenizer.get_vocab_size()), np.zeros(tokenizer.get_vocab_size())
+    for row in (e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=False)):
+        for token, after in zip(row, row[1:] + [None], strict=True):
+            seen[token] += 1
+            followed[token] += after is not None and tokenizer.id_to_token(after).startswith("##")
     for feature in np.argsort(-score, kind="stable"):
-        pieces = [model[0].tokenizer.id_to_token(int(t)) for t in model[0].ngrams[feature] if t >= 0]
-        if not pieces[0].startswith("##") and any(ch.isalnum() for piece in pieces for ch in piece):
+        ids = [int(t) for t in model[0].ngrams[feature] if t >= 0]
+        pieces = [tokenizer.id_to_token(t) for t in ids]
+        inside_word = pieces[0].startswith("##") or followed[ids[-1]] * 2 > seen[ids[-1]]
+        if not inside_word and any(ch.isalnum() for piece in pieces for ch in piece):
             break
     decoded = model[0].tokenizer.decode([int(t) for t in model[0].ngrams[feature] if t >= 0])
     assert labels[cluster][0] == decoded
     lowered = " ".join(texts[i].lower() for i in np.flatnonzero(result.assignments == cluster))
     assert all(name.split()[0].strip("#") in lowered for name in labels[cluster])
+
+
+def test_a_label_never_ends_inside_a_word(model):
+    texts = ["photosynthesis turns light into sugar; photosynthesis needs water", "photos of plants"] * 3
+    prefixes = word_prefix_tokens(model[0], texts)
+    vocab = model[0].tokenizer.get_vocab()
+    assert model[0].tokenizer.encode("photosynthesis", add_special_tokens=False).tokens[0] == "photos"
+    assert prefixes[vocab["photos"]]  # followed by "##yn" twice in every three
+    assert not prefixes[vocab["plants"]] and not prefixes[vocab["sugar"]] and not prefixes[vocab["water"]]
+    flagged = {model[0].tokenizer.id_to_token(int(i)) for i in np.flatnonzero(prefixes)}
+    assert flagged == {"photos", "##yn"}  # "##yn" ends inside "photosynthesis" too
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +133,12 @@ def test_labels_of_known_groups_are_distinctive_words(tokenizer, topics):
     bare = top_ngrams(wiki_model, texts, groups, top=8, stop_words=())
     assert all(len(set(a) & set(b)) == 0 for i, a in enumerate(bare) for b in bare[i + 1 :])
     assert all(sum(n not in ENGLISH_STOP_WORDS for n in names) >= 4 for names in bare), bare
+    # labels are whole words of the group's pages ("photosynthesis", not its first piece "photos")
+    pages = [" ".join(texts[i].lower() for i in np.flatnonzero(groups == g)) for g in range(len(labels))]
+    whole = [
+        n for g, names in enumerate(labels) for n in names if re.search(rf"\b{re.escape(n)}\b", pages[g])
+    ]
+    assert len(whole) >= 0.9 * sum(len(names) for names in labels), labels
     # each group's labels come from its own pages far more than from the others'
     for group, names in enumerate(labels):
         own = " ".join(texts[i].lower() for i in np.flatnonzero(groups == group))

@@ -1,19 +1,16 @@
-"""Semantic dedup on real news with planted near-duplicates (a real, small Luxical model), exact dedup."""
+"""Semantic dedup on real news with planted near-duplicates (a tiny trained Luxical student), exact dedup."""
 
 from __future__ import annotations
 
 import random
 
-import numpy as np
 import pytest
 
 pytest.importorskip("faiss")
 
-from luxical_st import build_model
 from luxical_st.curate.dedup import exact_dedup, main, semantic_dedup
 from luxical_st.evaluation.perturb import NEAR_DUPLICATE_KINDS
 from luxical_st.evaluation.sources import news_articles
-from tests.conftest import exact_ngram_vocabulary
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +23,10 @@ def corpus():
 
 
 @pytest.fixture(scope="module")
-def embeddings(tokenizer, corpus):
-    rows = [e.ids for e in tokenizer.encode_batch(corpus[:200], add_special_tokens=False)]
-    ngrams, counts = exact_ngram_vocabulary(rows, max_n=2, min_count=3)
-    idf = (np.log(counts.sum()) - np.log(counts)).astype(np.float32)
-    model = build_model(tokenizer, ngrams, idf, layer_sizes=(64, 128, 32), seed=3)
+def embeddings(trained_model_path, corpus):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(trained_model_path, device="cpu", trust_remote_code=True)
     return model.encode(corpus, convert_to_numpy=True)
 
 
@@ -38,13 +34,13 @@ def test_planted_duplicates_are_grouped_and_one_is_kept(corpus, embeddings):
     result = semantic_dedup(embeddings, threshold=0.95, k=3, seed=0)
     planted = [(i, 300 + i) for i in range(20)] + [(20 + i, 320 + i) for i in range(10)]
     found = sum(result.group[a] >= 0 and result.group[a] == result.group[b] for a, b in planted)
-    assert found >= 24
+    assert found >= 28
     for members in result.groups:
         assert result.keep[members[0]] and not result.keep[members[1:]].any()
         assert members[0] == members.min()  # keep="first"
     assert result.keep.sum() == len(corpus) - sum(len(m) - 1 for m in result.groups)
     assert result.keep[-1] and result.group[-1] == -1  # the empty text is never a duplicate
-    assert result.removed <= 45  # a few genuine same-story pairs at most, besides the 30 planted
+    assert result.removed <= 35  # a few genuine same-story pairs at most, besides the 30 planted
     central = semantic_dedup(embeddings, threshold=0.95, k=3, seed=0, keep="central")
     assert central.removed == result.removed
 

@@ -141,11 +141,29 @@ def _ngram_text(tfidf: Any, feature: int) -> str:
     return str(tfidf.tokenizer.decode([int(t) for t in tfidf.ngrams[feature] if t >= 0]))
 
 
-def _uninformative(tfidf: Any, feature: int, stop_words: frozenset[str]) -> bool:
-    """An n-gram starting inside a word (a "##" piece), starting or ending with punctuation, or made only
-    of stop words, single characters and punctuation."""
-    tokens = [tfidf.tokenizer.id_to_token(int(t)) or "" for t in tfidf.ngrams[feature] if t >= 0]
-    if not tokens or tokens[0].startswith("##"):
+def word_prefix_tokens(tfidf: Any, texts: Sequence[str], sample: int = 20_000) -> np.ndarray:
+    """One flag per WordPiece id: in (a sample of) `texts`, the token is followed by a "##" piece in
+    most of its occurrences, so an n-gram ending with it ends inside a word ("brex" of "brex ##it")."""
+    ids, lengths = tfidf.encoder.encode_flat(list(texts[:sample]))
+    size = tfidf.tokenizer.get_vocab_size(with_added_tokens=True)
+    tokens = (tfidf.tokenizer.id_to_token(i) or "" for i in range(size))
+    pieces = np.fromiter((token.startswith("##") for token in tokens), dtype=bool, count=size)
+    followed = np.zeros(len(ids), dtype=np.float64)
+    followed[:-1] = pieces[ids[1:]]
+    followed[np.cumsum(lengths)[lengths > 0] - 1] = 0.0  # a document's last token is followed by nothing
+    seen = np.bincount(ids, minlength=size)
+    return np.bincount(ids, weights=followed, minlength=size) * 2 > np.maximum(seen, 1)
+
+
+def _uninformative(
+    tfidf: Any, feature: int, stop_words: frozenset[str], prefixes: np.ndarray | None = None
+) -> bool:
+    """An n-gram starting inside a word (a "##" piece), ending inside one (its last token is in
+    `prefixes`, see `word_prefix_tokens`), starting or ending with punctuation, or made only of stop
+    words, single characters and punctuation."""
+    ids = [int(t) for t in tfidf.ngrams[feature] if t >= 0]
+    tokens = [tfidf.tokenizer.id_to_token(t) or "" for t in ids]
+    if not tokens or tokens[0].startswith("##") or (prefixes is not None and prefixes[ids[-1]]):
         return True
     if not any(ch.isalnum() for ch in tokens[0]) or not any(ch.isalnum() for ch in tokens[-1]):
         return True
@@ -197,14 +215,15 @@ def top_ngrams(
 ) -> list[list[str]]:
     """Each cluster's `top` most distinctive n-grams by `ngram_contrast` (the Luxical model's own
     NgramTfidf features), decoded to text. An n-gram must occur in at least `min_support` of the
-    cluster's documents (and in 2, for clusters of 2 or more); n-grams starting inside a word, starting
-    or ending with punctuation, or made only of `stop_words` (default: scikit-learn's English list),
+    cluster's documents (and in 2, for clusters of 2 or more); n-grams starting or ending inside a word,
+    starting or ending with punctuation, or made only of `stop_words` (default: scikit-learn's English list),
     single characters and punctuation are skipped, and so is an n-gram whose text is inside an already
     chosen label or holds one."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     contrast, support = ngram_contrast(model, texts, assignments, k)
     tfidf = model[0]
+    prefixes = word_prefix_tokens(tfidf, texts)
     stops = frozenset(ENGLISH_STOP_WORDS if stop_words is None else stop_words)
     sizes = np.bincount(assignments, minlength=contrast.shape[0])
     labels = []
@@ -220,7 +239,7 @@ def top_ngrams(
             if not enough[position] or scores[position] <= 0:
                 continue
             feature = int(features[position])
-            if _uninformative(tfidf, feature, stops):
+            if _uninformative(tfidf, feature, stops, prefixes):
                 continue
             text = _ngram_text(tfidf, feature)
             if not any(text in other or other in text for other in chosen):
