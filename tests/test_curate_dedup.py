@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 pytest.importorskip("faiss")
@@ -59,3 +60,35 @@ def test_exact_dedup_and_cli(corpus, embeddings, tmp_path):
     assert table.column_names == ["id", "keep", "group", "cluster"] and table.num_rows == len(corpus)
     with pytest.raises(ValueError, match="threshold"):
         semantic_dedup(embeddings, threshold=2.0)
+
+
+def test_cli_refuses_inputs_it_would_misread(corpus, embeddings, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    codes = np.clip(embeddings * 127, -128, 127).astype(np.int8)
+    pq.write_table(pa.table({"embedding": codes.tolist()}), tmp_path / "int8.parquet")
+    out = ["--output", str(tmp_path / "keep.parquet")]
+    with pytest.raises(ValueError, match=r"luxical_embedding\.json"):  # raw int8 codes are not the embedding
+        main(["--input", str(tmp_path / "int8.parquet"), "--embedding-column", "embedding", *out])
+    pq.write_table(pa.table({"text": ["a text", None, "another"]}), tmp_path / "texts.parquet")
+    with pytest.raises(ValueError, match="row 1 is None, not a string"):
+        main(["--input", str(tmp_path / "texts.parquet"), "--model", "unused-never-loaded", *out])
+    with pytest.raises(SystemExit):  # a usage error naming the missing column
+        main(["--input", str(tmp_path / "int8.parquet"), "--embedding-column", "vector", *out])
+    with pytest.raises(FileNotFoundError, match="no parquet file"):
+        main(["--input", str(tmp_path / "nothing-*.parquet"), "--embedding-column", "embedding", *out])
+
+
+def test_semhash_with_a_luxical_encoder_finds_the_planted_copies(trained_model_path, corpus):
+    """semhash (a usearch index over any `encode`-able model) does the in-memory work with Luxical."""
+    semhash = pytest.importorskip("semhash")
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(trained_model_path, device="cpu", trust_remote_code=True)
+    result = semhash.SemHash.from_records(corpus, model=model).self_deduplicate(threshold=0.95)
+    removed = {record.record for record in result.filtered}
+    assert sum(copy in removed for copy in corpus[300:330]) >= 28  # the light edits and exact copies
+    distinct = set(corpus[:20] + corpus[30:300])  # originals without an exact copy (same string)
+    assert len(removed & distinct) <= 5 and corpus[-1] not in removed
+    assert len(result.selected) + len(result.filtered) == len(corpus)

@@ -1,4 +1,4 @@
-"""The stored embedding column format (`luxical_st.scale.columns.EmbeddingFormat`) and the byte-bounded
+"""The stored embedding column format (`luxical_st.embedding_format.EmbeddingFormat`) and the byte-bounded
 batching of the shared encoder, on real Luxical embeddings of news articles."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 pytest.importorskip("ray")
 pytest.importorskip("datatrove")
 
+from luxical_st.embedding_format import FORMAT_FILE, EmbeddingFormat
 from luxical_st.model import build_model
-from luxical_st.scale.columns import FORMAT_FILE, EmbeddingFormat
 from luxical_st.scale.encoder import BatchEncoder, byte_batches, calibrate, check_texts
 from tests.conftest import exact_ngram_vocabulary
 

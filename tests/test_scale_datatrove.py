@@ -21,8 +21,8 @@ from datatrove.pipeline.writers import JsonlWriter
 
 from luxical_st.curate.head_model import ClassifierHead
 from luxical_st.curate.heads import train_head
+from luxical_st.embedding_format import FORMAT_FILE, EmbeddingFormat
 from luxical_st.evaluation.sources import news_articles
-from luxical_st.scale.columns import FORMAT_FILE, EmbeddingFormat
 from luxical_st.scale.datatrove_steps import (
     LuxicalEmbed,
     LuxicalHeadFilter,

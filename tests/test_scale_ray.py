@@ -21,7 +21,7 @@ pytest.importorskip("datatrove")
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from luxical_st.scale.columns import EmbeddingFormat
+from luxical_st.embedding_format import EmbeddingFormat, embeddings_of, format_of, read_stored
 from luxical_st.scale.ray_embed import embed_dataset, embed_files
 from luxical_st.scale.units import COMPLETE_FILE, plan_units, read_unit
 from tests.conftest import save_small_model
@@ -54,9 +54,9 @@ def corpus(news_texts, tweet_texts, tmp_path_factory) -> Path:
 
 
 def read_output(folder: Path) -> tuple[list[str], np.ndarray, pa.Table]:
-    fmt = EmbeddingFormat.load(folder)
-    table = pa.concat_tables(pq.read_table(p) for p in sorted(folder.glob("*.parquet")))
-    return table.column("id").to_pylist(), fmt.dequantize(fmt.from_arrow(table.column("embedding"))), table
+    table = read_stored(folder)  # every shard; the plan and format files beside them are skipped
+    values = embeddings_of(table.column("embedding"), format_of(folder), str(folder))
+    return table.column("id").to_pylist(), values, table
 
 
 @pytest.mark.slow
@@ -96,6 +96,20 @@ def test_files_int8_binary_and_head_scores(ray_local, model, model_path, corpus,
     assert np.all(np.abs(values[order] - np.clip(expected, starts, ends)) <= (ends - starts) / 510 + 1e-6)
     scores = table.column("score_quality").to_numpy()[order]
     assert np.allclose(scores, head.predict_proba(expected)[:, 1], atol=1e-6)
+    # the curate CLIs read the job's folder and dequantise its int8 column through the saved format
+    from luxical_st.curate import dedup, heads
+
+    stored = ["--input", str(tmp_path / "int8"), "--embedding-column", "embedding", "--id-column", "id"]
+    heads.main(
+        ["predict", "--head", str(tmp_path / "quality"), *stored, "--output", str(tmp_path / "p.parquet")]
+    )
+    predicted = pq.read_table(tmp_path / "p.parquet")
+    assert predicted.column("id").to_pylist() == ids
+    assert np.allclose(predicted.column("p_yes").to_numpy(), head.predict_proba(values)[:, 1], atol=1e-6)
+    dedup.main([*stored, "--threshold", "0.99", "--k", "2", "--output", str(tmp_path / "keep.parquet")])
+    keep = pq.read_table(tmp_path / "keep.parquet")
+    expected_keep = dedup.semantic_dedup(values, threshold=0.99, k=2).keep
+    assert keep.column("id").to_pylist() == ids and keep.column("keep").to_pylist() == expected_keep.tolist()
 
     embed(str(corpus), tmp_path / "binary", model_path, precision="binary", workers=1, unit_rows=100)
     ids, values, _ = read_output(tmp_path / "binary")

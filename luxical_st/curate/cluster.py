@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from luxical_st.curate.inputs import add_input_arguments, read_input
 from luxical_st.extras import require_extra
 
 POINTS_PER_CENTROID = 256  # faiss' own default cap on the training sample per centroid
@@ -332,12 +333,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m luxical_st.curate.cluster", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--input", required=True, help="parquet file of texts (and ids / embeddings)")
+    add_input_arguments(parser, "Luxical model folder or Hub id (to embed texts, and for the labels)")
     parser.add_argument("--output", required=True, help="parquet file: id, cluster, similarity, cluster_N")
-    parser.add_argument("--model", default=None, help="Luxical model folder or Hub id (texts, labels)")
-    parser.add_argument("--text-column", default="text")
-    parser.add_argument("--id-column", default=None, help="default: the row number")
-    parser.add_argument("--embedding-column", default=None, help="use stored embeddings instead of texts")
     parser.add_argument("--k", type=int, required=True)
     parser.add_argument("--levels", type=int, nargs="*", default=[], help="coarser levels, e.g. 1000 40")
     parser.add_argument("--sample-size", type=int, default=None)
@@ -346,36 +343,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--plot", default=None, help="PNG of cluster sizes and a 2-D map")
     parser.add_argument("--map", choices=["tsne", "pca"], default="tsne", help="the picture's 2-D map")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--trust-remote-code", action="store_true")
     args = parser.parse_args(argv)
     require_extra("curate", "clustering")
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(args.input)
-    model = None
-    if args.model:
-        from sentence_transformers import SentenceTransformer
-
-        from luxical_st.remote_code import check_remote_code
-
-        check_remote_code(args.model, args.trust_remote_code, "--trust-remote-code")
-        model = SentenceTransformer(args.model, device="cpu", trust_remote_code=True)
-    texts = (
-        [str(t) for t in table.column(args.text_column).to_pylist()]
-        if args.text_column in table.column_names
-        else None
-    )
-    if args.embedding_column:
-        embeddings = np.asarray(table.column(args.embedding_column).to_pylist(), dtype=np.float32)
-    elif model is not None and texts is not None:
-        embeddings = model.encode(texts, batch_size=256, convert_to_numpy=True)
-    else:
-        parser.error("give --embedding-column, or --model and a text column")
+    data = read_input(args, parser)
+    embeddings, model, texts = data.embeddings, data.model, data.texts
     result = cluster_embeddings(embeddings, args.k, args.sample_size, args.levels, args.niter, args.seed)
-    ids = table.column(args.id_column) if args.id_column else pa.array(np.arange(len(embeddings)))
     columns = {
-        "id": ids,
+        "id": data.ids,
         "cluster": pa.array(result.assignments),
         "similarity": pa.array(result.similarities),
     }

@@ -16,11 +16,11 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from luxical_st.curate.cluster import _normalized, assign, spherical_kmeans
+from luxical_st.curate.inputs import add_input_arguments, read_input
 from luxical_st.extras import require_extra
 
 DOCS_PER_CLUSTER = 1000
@@ -154,43 +154,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m luxical_st.curate.dedup", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--input", required=True, help="parquet file of texts (and ids / embeddings)")
+    add_input_arguments(parser, "model folder or Hub id (to embed texts)")
     parser.add_argument("--output", required=True, help="parquet file: id, keep, group, cluster")
-    parser.add_argument("--model", default=None, help="model folder or Hub id (to embed texts)")
-    parser.add_argument("--text-column", default="text")
-    parser.add_argument("--id-column", default=None, help="default: the row number")
-    parser.add_argument("--embedding-column", default=None, help="use stored embeddings instead of texts")
     parser.add_argument("--threshold", type=float, default=0.9)
     parser.add_argument("--k", type=int, default=None)
     parser.add_argument("--keep", choices=("first", "central"), default="first")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--trust-remote-code", action="store_true")
     args = parser.parse_args(argv)
     require_extra("curate", "semantic dedup")
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(args.input)
-    if args.embedding_column:
-        embeddings = np.asarray(table.column(args.embedding_column).to_pylist(), dtype=np.float32)
-    elif args.model:
-        from sentence_transformers import SentenceTransformer
-
-        from luxical_st.remote_code import check_remote_code
-
-        check_remote_code(args.model, args.trust_remote_code, "--trust-remote-code")
-        model: Any = SentenceTransformer(args.model, device="cpu", trust_remote_code=True)
-        texts = [str(t) for t in table.column(args.text_column).to_pylist()]
-        embeddings = model.encode(texts, batch_size=256, convert_to_numpy=True)
-    else:
-        parser.error("give --embedding-column, or --model and a text column")
-    result = semantic_dedup(embeddings, args.threshold, args.k, keep=args.keep, seed=args.seed)
-    ids = table.column(args.id_column) if args.id_column else pa.array(np.arange(len(embeddings)))
-    columns = {"id": ids, "keep": pa.array(result.keep), "group": pa.array(result.group)}
+    data = read_input(args, parser)
+    result = semantic_dedup(data.embeddings, args.threshold, args.k, keep=args.keep, seed=args.seed)
+    columns = {"id": data.ids, "keep": pa.array(result.keep), "group": pa.array(result.group)}
     pq.write_table(pa.table({**columns, "cluster": pa.array(result.clusters)}), args.output)
     print(
-        f"{len(embeddings):,} documents, {len(result.groups):,} duplicate groups, {result.removed:,} removed "
-        f"-> {args.output}; seconds {result.seconds}"
+        f"{len(data.embeddings):,} documents, {len(result.groups):,} duplicate groups, "
+        f"{result.removed:,} removed -> {args.output}; seconds {result.seconds}"
     )
 
 

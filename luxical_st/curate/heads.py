@@ -30,6 +30,8 @@ from luxical_st.curate.head_training import (
     fit_layers,
     uncalibrated_metrics,
 )
+from luxical_st.curate.inputs import text_list
+from luxical_st.embedding_format import embeddings_of, format_of, read_stored
 from luxical_st.extras import require_extra
 
 OFFLINE_PREFIX = "offline:"
@@ -276,11 +278,13 @@ def _predict(args: argparse.Namespace) -> None:
     import pyarrow.parquet as pq
 
     head = ClassifierHead.load(args.head, trust_remote_code=args.trust_remote_code)
-    table = pq.read_table(args.input)
+    column = args.embedding_column or args.text_column
+    table = read_stored(args.input, [column] + ([args.id_column] if args.id_column else []))
     if args.embedding_column:
-        inputs: Any = np.asarray(table.column(args.embedding_column).to_pylist(), dtype=np.float32)
+        where = f"{args.input}: column {column!r}"
+        inputs: Any = embeddings_of(table.column(column), format_of(args.input), where)
     else:
-        inputs = [str(t) for t in table.column(args.text_column).to_pylist()]
+        inputs = text_list(table.column(column), f"{args.input}: column {column!r}")
     columns: dict[str, Any] = {}
     if args.id_column:
         columns[args.id_column] = table.column(args.id_column)
@@ -321,10 +325,12 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--fasttext", action="store_true", help="evaluate fastText on the same split")
     predict = commands.add_parser("predict", help="predict a parquet file's texts or embeddings")
     predict.add_argument("--head", required=True, help="head folder or Hub repo id")
-    predict.add_argument("--input", required=True, help="parquet file")
+    predict.add_argument("--input", required=True, help="parquet file, folder of parquet shards or glob")
     predict.add_argument("--output", required=True, help="parquet file of ids, predictions, probabilities")
     predict.add_argument("--text-column", default="text")
-    predict.add_argument("--embedding-column", default=None, help="use stored embeddings instead of texts")
+    predict.add_argument(
+        "--embedding-column", default=None, help="stored embeddings (e.g. luxical-embed's) instead of texts"
+    )
     predict.add_argument("--id-column", default=None)
     for command in (train, predict):
         command.add_argument("--batch-size", type=int, default=256)

@@ -19,17 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from luxical_st.curate.inputs import load_model
+
 Model = Any  # a SentenceTransformer, or a folder / Hub id of one
 
 
 @cache
 def _load(name_or_path: str, trust_remote_code: bool) -> Any:
-    from sentence_transformers import SentenceTransformer
-
-    from luxical_st.remote_code import check_remote_code
-
-    check_remote_code(name_or_path, trust_remote_code, "trust_remote_code=True")
-    return SentenceTransformer(name_or_path, device="cpu", trust_remote_code=True)
+    return load_model(name_or_path, trust_remote_code, "trust_remote_code=True")
 
 
 def load(model: Model, trust_remote_code: bool = False) -> Any:

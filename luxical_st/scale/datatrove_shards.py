@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from .columns import FORMAT_FILE, EmbeddingFormat
+from luxical_st.embedding_format import FORMAT_FILE, EmbeddingFormat
 
 PARTIAL_SUFFIX = ".partial"
 

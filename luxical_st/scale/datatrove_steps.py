@@ -37,12 +37,12 @@ from datatrove.pipeline.filters.base_filter import BaseFilter, get_filter_result
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.typeshelper import StatHints
 
-from .columns import FORMAT_FILE, EmbeddingFormat
+from luxical_st.embedding_format import EMBEDDING_COLUMN, FORMAT_FILE, EmbeddingFormat
+
 from .datatrove_shards import RankShard
 from .encoder import (
     DEFAULT_BATCH_BYTES,
     DEFAULT_BATCH_SIZE,
-    EMBEDDING_COLUMN,
     SCORE_PREFIX,
     BatchEncoder,
     head_name,

@@ -17,11 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from .columns import PRECISIONS, EmbeddingFormat
+from luxical_st.embedding_format import EMBEDDING_COLUMN, PRECISIONS, EmbeddingFormat
 
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_BATCH_BYTES = 2 * 2**20  # text bytes per model.encode call
-EMBEDDING_COLUMN = "embedding"
 SCORE_PREFIX = "score_"
 
 

@@ -19,7 +19,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .columns import FORMAT_FILE, PRECISIONS, EmbeddingFormat
+from luxical_st.embedding_format import FORMAT_FILE, PRECISIONS, EmbeddingFormat
+
 from .encoder import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, BatchEncoder, calibrate
 from .units import (
     COMPLETE_FILE,

@@ -2,13 +2,14 @@
 
 Every scale-out path (the Ray embedding step, the datatrove step, the `luxical_st.embed` CLI) writes
 embeddings through `EmbeddingFormat`, and saves it as `FORMAT_FILE` next to the shards, so a reader can
-dequantise what any of them wrote. Quantisation is sentence-transformers' `quantize_embeddings`; the
-int8/uint8 ranges are fixed once, before the job starts, from a calibration sample, so every worker and
-every shard uses the same buckets.
+dequantise what any of them wrote (`read_stored` and `embeddings_of`, used by the curate CLIs).
+Quantisation is sentence-transformers' `quantize_embeddings`; the int8/uint8 ranges are fixed once,
+before the job starts, from a calibration sample, so every worker and every shard uses the same buckets.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 
 PRECISIONS = ("float32", "float16", "int8", "uint8", "binary")
 FORMAT_FILE = "luxical_embedding.json"
+EMBEDDING_COLUMN = "embedding"
 FORMAT_VERSION = 1
 
 
@@ -132,3 +134,71 @@ class EmbeddingFormat:
         ranges = data.get("ranges")
         data["ranges"] = None if ranges is None else tuple(tuple(row) for row in ranges)
         return cls(**data)
+
+
+def parquet_files(source: str | Path) -> list[Path]:
+    """The parquet files of `source`: a file, a folder of shards (`*.parquet`, hidden and `_` files
+    skipped, sorted by name) or a glob."""
+    path = Path(source)
+    if path.is_dir():
+        files = [f for f in sorted(path.glob("*.parquet")) if not f.name.startswith((".", "_"))]
+    elif path.is_file():
+        files = [path]
+    else:
+        files = [Path(f) for f in sorted(glob.glob(str(source))) if f.endswith(".parquet")]
+    if not files:
+        raise FileNotFoundError(
+            f"{source}: no parquet file (give a .parquet file, a folder of them or a glob)"
+        )
+    return files
+
+
+def format_of(source: str | Path) -> EmbeddingFormat | None:
+    """The `FORMAT_FILE` beside `source` (in the folder, or in the folder of the file or glob), if any."""
+    path = Path(source)
+    folder = path if path.is_dir() else path.parent
+    return EmbeddingFormat.load(folder) if (folder / FORMAT_FILE).is_file() else None
+
+
+def read_stored(source: str | Path, columns: list[str] | None = None) -> Any:
+    """One pyarrow table of `source`'s parquet files (see `parquet_files`), only `columns` if given."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = []
+    for file in parquet_files(source):
+        names = pq.read_schema(file).names
+        missing = [c for c in columns or [] if c not in names]
+        if missing:
+            raise ValueError(f"{file}: no column {missing[0]!r} (columns: {names})")
+        tables.append(pq.read_table(file, columns=columns))
+    return pa.concat_tables(tables)
+
+
+def embeddings_of(column: Any, fmt: EmbeddingFormat | None, where: str) -> np.ndarray:
+    """Float32 (n, d) embeddings from a stored list column: dequantised by `fmt` when the column was
+    written through one, else read as floats. Quantised values without their format are refused, since
+    their raw codes are not the embedding."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if not pa.types.is_list(column.type) and not pa.types.is_fixed_size_list(column.type):
+        raise ValueError(f"{where} holds {column.type}, not one list of numbers per row")
+    if column.null_count or (len(column) and column.flatten().null_count):
+        raise ValueError(f"{where} has missing values ({column.null_count} null rows)")
+    value_type = column.type.value_type
+    if fmt is not None:
+        if column.type != fmt.arrow_type():
+            raise ValueError(f"{where} is {column.type}, but {FORMAT_FILE} says {fmt.arrow_type()}")
+        return fmt.dequantize(fmt.from_arrow(column))
+    if not pa.types.is_floating(value_type):
+        raise ValueError(
+            f"{where} holds {value_type} values: quantised embeddings are read with the {FORMAT_FILE} "
+            "their writer saved beside them (give the folder luxical-embed or LuxicalEmbed wrote)"
+        )
+    lengths = pc.unique(pc.list_value_length(column)).to_pylist() if len(column) else [0]
+    if len(lengths) != 1 or not lengths[0]:
+        raise ValueError(f"{where} has rows of different or zero lengths: {sorted(lengths)[:5]}")
+    return column.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(column), -1)

@@ -1,0 +1,86 @@
+"""The parquet input every curate CLI shares: texts embedded on the fly by `--model`, or the embeddings
+a scale-out job stored (`--embedding-column`, dequantised through the `luxical_embedding.json` that
+luxical-embed and LuxicalEmbed save beside their shards).
+
+`--input` is a parquet file, a folder of parquet shards (as luxical-embed writes) or a glob.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from luxical_st.embedding_format import embeddings_of, format_of, read_stored
+
+
+def add_input_arguments(parser: argparse.ArgumentParser, model_help: str) -> None:
+    parser.add_argument("--input", required=True, help="parquet file, folder of parquet shards or glob")
+    parser.add_argument("--model", default=None, help=model_help)
+    parser.add_argument("--text-column", default="text")
+    parser.add_argument("--id-column", default=None, help="default: the row number")
+    parser.add_argument(
+        "--embedding-column", default=None, help="stored embeddings (e.g. luxical-embed's) instead of texts"
+    )
+    parser.add_argument("--trust-remote-code", action="store_true", help="run code a Hub model ships")
+
+
+@dataclass
+class CurateInput:
+    """What a curate CLI works on: ids (an Arrow array), the texts when the input holds them, the
+    float32 embeddings, and the model when one was given."""
+
+    ids: Any
+    texts: list[str] | None
+    embeddings: np.ndarray
+    model: Any = None
+
+
+def text_list(column: Any, where: str) -> list[str]:
+    """The strings of an Arrow text column; a null or non-string row is named, never embedded as "None"."""
+    texts = column.to_pylist()
+    wrong = next((i for i, text in enumerate(texts) if not isinstance(text, str)), None)
+    if wrong is not None:
+        raise ValueError(f"{where} row {wrong} is {texts[wrong]!r}, not a string")
+    return texts
+
+
+def load_model(name_or_path: str, trust_remote_code: bool, hint: str = "--trust-remote-code") -> Any:
+    """The SentenceTransformer at a folder or Hub id, on the CPU; one that ships its own code (a Hub
+    Luxical model) loads only when `trust_remote_code` (`hint` names the switch in the error)."""
+    from sentence_transformers import SentenceTransformer
+
+    from luxical_st.remote_code import check_remote_code
+
+    check_remote_code(name_or_path, trust_remote_code, hint)
+    return SentenceTransformer(name_or_path, device="cpu", trust_remote_code=True)
+
+
+def read_input(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, batch_size: int = 256
+) -> CurateInput:
+    """The input `add_input_arguments` describes; a usage error when it gives neither stored embeddings
+    nor a model and texts."""
+    import pyarrow as pa
+
+    if not args.embedding_column and not args.model:
+        parser.error("give --embedding-column, or --model and a text column")
+    table = read_stored(args.input)
+    for column in (args.id_column, args.embedding_column):
+        if column and column not in table.column_names:
+            parser.error(f"{args.input} has no column {column!r} (columns: {table.column_names})")
+    texts = None
+    if args.text_column in table.column_names:
+        texts = text_list(table.column(args.text_column), f"{args.input}: column {args.text_column!r}")
+    model: Any = load_model(args.model, args.trust_remote_code) if args.model else None
+    if args.embedding_column:
+        where = f"{args.input}: column {args.embedding_column!r}"
+        embeddings = embeddings_of(table.column(args.embedding_column), format_of(args.input), where)
+    elif texts is None:
+        parser.error(f"{args.input} has no text column {args.text_column!r} to embed")
+    else:
+        embeddings = model.encode(texts, batch_size=batch_size, convert_to_numpy=True)
+    ids = table.column(args.id_column) if args.id_column else pa.array(np.arange(len(embeddings)))
+    return CurateInput(ids=ids, texts=texts, embeddings=embeddings, model=model)
