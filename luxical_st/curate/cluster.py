@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -139,7 +140,9 @@ def cluster_embeddings(
 
 
 def _ngram_text(tfidf: Any, feature: int) -> str:
-    return str(tfidf.tokenizer.decode([int(t) for t in tfidf.ngrams[feature] if t >= 0]))
+    """The n-gram as text, with the decoder's spaces around ' - / closed ("russia's", "year-old")."""
+    text = str(tfidf.tokenizer.decode([int(t) for t in tfidf.ngrams[feature] if t >= 0]))
+    return re.sub(r" ?([-'/]) ?", r"\1", text)
 
 
 def word_prefix_tokens(tfidf: Any, texts: Sequence[str], sample: int = 20_000) -> np.ndarray:
