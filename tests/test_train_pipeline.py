@@ -74,7 +74,8 @@ def test_tiny_run_saves_a_loadable_trained_model(finished_run: Path, tweet_texts
     model_dir = finished_run / MODEL_DIR
     model = SentenceTransformer(str(model_dir), trust_remote_code=True, device="cpu")
     embeddings = model.encode(tweet_texts[:4], normalize_embeddings=False)
-    assert embeddings.shape == (4, config.model.layer_sizes[-1])
+    width = config.model.layer_sizes[-1] + config.model.lexical_sketch_dimensions  # distilled + sketch
+    assert embeddings.shape == (4, width) == (4, 64 + 128)
     assert config.model.teacher_init  # the n-gram table was seeded from the teacher's token embeddings
     token_embeddings = np.load(finished_run / TOKEN_EMBEDDINGS_FILE)
     assert token_embeddings.shape == (model[0].tokenizer.get_vocab_size(), 384)
@@ -107,8 +108,8 @@ def test_interrupted_training_resumes_to_the_same_step(finished_run: Path, tmp_p
     output_dir = tmp_path / "resumed"
     seeded_run(finished_run, output_dir)
     with pytest.raises(KeyboardInterrupt):
-        run_pipeline(tiny_config(output_dir), callbacks=[CrashAfterSave(step=5)])
-    assert (output_dir / CHECKPOINTS_DIR / "checkpoint-5").is_dir()
+        run_pipeline(tiny_config(output_dir), callbacks=[CrashAfterSave(step=50)])
+    assert (output_dir / CHECKPOINTS_DIR / "checkpoint-50").is_dir()
     assert not (output_dir / MODEL_DIR).exists()
 
     run_pipeline(tiny_config(output_dir))
@@ -132,7 +133,7 @@ def test_streaming_training_and_embedding_loss(finished_run: Path, tmp_path: Pat
     log = json.loads((output_dir / MODEL_DIR / LOG_FILE).read_text())
     assert log["global_step"] == 6
     model = SentenceTransformer(str(output_dir / MODEL_DIR), trust_remote_code=True, device="cpu")
-    assert model.encode(["a streamed model"]).shape == (1, 64)
+    assert model.encode(["a streamed model"]).shape == (1, 64 + 128)
 
 
 def test_word_documents_extend_the_training_documents(tokenizer) -> None:

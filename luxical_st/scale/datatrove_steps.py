@@ -100,8 +100,10 @@ def shallow_adapter(writer: Any, document: Document) -> dict[str, Any]:
 class _LuxicalStep:
     """What both steps share: the lazily loaded, never pickled encoder and the byte-bounded batches."""
 
+    threads: int | None
     batch_bytes: int
     batch_documents: int
+    trust_remote_code: bool
     _encoder: Any
 
     def __getstate__(self) -> dict[str, Any]:
@@ -109,12 +111,19 @@ class _LuxicalStep:
         state["_encoder"] = None  # a loaded model never travels to another worker: each loads its own
         return state
 
-    def _check_batching(self) -> None:
-        if self.batch_bytes < 1 or self.batch_documents < 1:
+    def _set_encoding(
+        self, threads: int | None, batch_bytes: int, batch_documents: int, trust_remote_code: bool
+    ) -> None:
+        """The encoding settings both steps take (checked now, not in a worker); no encoder loaded yet."""
+        if batch_bytes < 1 or batch_documents < 1:
             raise ValueError(
-                f"batch_bytes and batch_documents must be >= 1, got {self.batch_bytes}, "
-                f"{self.batch_documents}"
+                f"batch_bytes and batch_documents must be >= 1, got {batch_bytes}, {batch_documents}"
             )
+        self.threads = threads
+        self.batch_bytes = batch_bytes
+        self.batch_documents = batch_documents
+        self.trust_remote_code = trust_remote_code
+        self._encoder = None
 
 
 class LuxicalEmbed(_LuxicalStep, PipelineStep):
@@ -157,12 +166,7 @@ class LuxicalEmbed(_LuxicalStep, PipelineStep):
         self.output_folder = get_datafolder(output_folder) if output_folder is not None else None
         self.metadata_key = metadata_key
         self.heads = [str(head) for head in heads]
-        self.threads = threads
-        self.batch_bytes = batch_bytes
-        self.batch_documents = batch_documents
-        self.trust_remote_code = trust_remote_code
-        self._check_batching()
-        self._encoder = None
+        self._set_encoding(threads, batch_bytes, batch_documents, trust_remote_code)
 
     def encoder(self) -> BatchEncoder:
         """The BatchEncoder of this worker (the model loaded at first use, once per process)."""
@@ -261,12 +265,7 @@ class LuxicalHeadFilter(_LuxicalStep, BaseFilter):
             embedding_format = EmbeddingFormat.load(embedding_format)
         self.embedding_format = embedding_format
         self.model = None if model is None else str(model)
-        self.threads = threads
-        self.batch_bytes = batch_bytes
-        self.batch_documents = batch_documents
-        self.trust_remote_code = trust_remote_code
-        self._check_batching()
-        self._encoder = None
+        self._set_encoding(threads, batch_bytes, batch_documents, trust_remote_code)
         self._head: Any = None
         self._column: int | None = None
         self._score_key: str | None = None
