@@ -168,3 +168,37 @@ def test_plot_and_cli_write_png_and_parquet(model, texts, embeddings, tmp_path):
     summary = json.loads((tmp_path / "clusters.json").read_text())
     assert sum(summary["sizes"]) == 200 and len(summary["labels"]) == 4
     assert (tmp_path / "cli.png").stat().st_size > 1000
+
+
+def test_cli_clusters_stored_int8_shards_and_labels_them_from_texts_joined_by_id(
+    model, texts, embeddings, tmp_path
+):
+    """A luxical-embed-style folder (int8 shards + luxical_embedding.json, no texts) is dequantised and
+    clustered; the labels come from a shuffled sample of the texts, stored elsewhere, joined by id."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from luxical_st.embedding_format import EmbeddingFormat
+
+    fmt = EmbeddingFormat.calibrate("int8", embeddings, model="tiny")
+    folder, ids, half = tmp_path / "emb", [f"d{i}" for i in range(len(texts))], len(texts) // 2
+    folder.mkdir()
+    for part, rows in enumerate((slice(0, half), slice(half, None))):
+        shard = {"id": ids[rows], "embedding": fmt.to_arrow(fmt.quantize(embeddings[rows]))}
+        pq.write_table(pa.table(shard), folder / f"part-{part}.parquet")
+    fmt.save(folder)
+    sample = np.random.default_rng(0).permutation(len(texts))[:300]
+    pq.write_table(
+        pa.table({"id": [ids[i] for i in sample], "text": [texts[i] for i in sample]}),
+        tmp_path / "texts.parquet",
+    )
+    model.save(str(tmp_path / "model"))
+    main(["--input", str(folder), "--embedding-column", "embedding", "--id-column", "id", "--k", "5",
+          "--model", str(tmp_path / "model"), "--label-texts", str(tmp_path / "texts.parquet"),
+          "--output", str(tmp_path / "c.parquet")])  # fmt: skip
+    table = pq.read_table(tmp_path / "c.parquet")
+    expected = cluster_embeddings(fmt.dequantize(fmt.quantize(embeddings)), k=5, seed=0)
+    assert table.column("id").to_pylist() == ids
+    assert table.column("cluster").to_pylist() == expected.assignments.tolist()
+    labels = json.loads((tmp_path / "c.json").read_text())["labels"]
+    assert labels == top_ngrams(model, [texts[i] for i in sample], expected.assignments[sample], 5)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from luxical_st.curate.inputs import add_input_arguments, read_input
+from luxical_st.curate.inputs import add_input_arguments, joined_texts, read_input
 from luxical_st.extras import require_extra
 
 POINTS_PER_CENTROID = 256  # faiss' own default cap on the training sample per centroid
@@ -343,6 +343,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--sample-size", type=int, default=None)
     parser.add_argument("--niter", type=int, default=20)
     parser.add_argument("--top", type=int, default=8, help="n-grams per cluster label")
+    parser.add_argument(
+        "--label-texts",
+        default=None,
+        help="texts for the labels, joined by --id-column (parquet, folder, glob)",
+    )
+    parser.add_argument("--label-docs", type=int, default=100_000, help="texts read for the labels")
     parser.add_argument("--plot", default=None, help="PNG of cluster sizes and a 2-D map")
     parser.add_argument("--map", choices=["tsne", "pca"], default="tsne", help="the picture's 2-D map")
     parser.add_argument("--seed", type=int, default=0)
@@ -362,7 +368,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     for n_clusters in result.levels:
         columns[f"cluster_{n_clusters}"] = pa.array(result.level(n_clusters))
     pq.write_table(pa.table(columns), args.output)
-    labels = top_ngrams(model, texts, result.assignments, result.k, args.top) if model and texts else None
+    assignments = result.assignments
+    if args.label_texts:  # stored embeddings clustered, texts elsewhere: label from a sample joined by id
+        if not args.id_column or not model:
+            parser.error("--label-texts needs --id-column (to join) and --model (the Luxical model)")
+        texts, rows = joined_texts(
+            args.label_texts, data.ids, args.id_column, args.text_column, args.label_docs
+        )
+        assignments = assignments[rows]
+    labels = top_ngrams(model, texts, assignments, result.k, args.top) if model and texts else None
     summary = {
         "k": result.k,
         "documents": len(embeddings),

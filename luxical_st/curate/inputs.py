@@ -84,3 +84,24 @@ def read_input(
         embeddings = model.encode(texts, batch_size=batch_size, convert_to_numpy=True)
     ids = table.column(args.id_column) if args.id_column else pa.array(np.arange(len(embeddings)))
     return CurateInput(ids=ids, texts=texts, embeddings=embeddings, model=model)
+
+
+def joined_texts(
+    source: str, ids: Any, id_column: str, text_column: str, limit: int
+) -> tuple[list[str], np.ndarray]:
+    """Texts for rows of another input, matched by id: the first `limit` rows of `source` (parquet
+    file, folder or glob with `id_column` and `text_column`) whose id is among `ids`; (texts, the
+    row of each in `ids`). For cluster labels when the clustered input holds only stored embeddings."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = read_stored(source, [id_column, text_column]).slice(0, limit)
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    rows = pc.index_in(table.column(id_column).cast(pa.string()), value_set=ids.cast(pa.string()))
+    rows = rows.fill_null(-1).to_numpy(zero_copy_only=False)
+    found = np.flatnonzero(rows >= 0)
+    if not len(found):
+        raise ValueError(f"{source}: none of the first {limit:,} ids in {id_column!r} is in the input")
+    texts = text_list(table.column(text_column).take(pa.array(found)), f"{source}: column {text_column!r}")
+    return texts, rows[found]
