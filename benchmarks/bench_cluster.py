@@ -20,7 +20,8 @@ import time
 
 import numpy as np
 
-from luxical_st.curate.cluster import cluster_embeddings, plot_clusters, top_ngrams
+from luxical_st.curate.cluster import cluster_embeddings, plot_clusters
+from luxical_st.curate.labels import top_ngrams
 
 
 def timing_corpus(documents: int) -> list[str]:

@@ -72,7 +72,8 @@ class EmbeddingFormat:
         return np.asarray(quantize_embeddings(embeddings, self.precision, ranges=ranges))  # type: ignore[arg-type]
 
     def dequantize(self, values: np.ndarray) -> np.ndarray:
-        """Float32 embeddings back from stored values (bucket centres for int8/uint8, +-1 for binary)."""
+        """Float32 embeddings back from stored values (bucket centres for int8/uint8, +-1 for binary).
+        An all-zero embedding (an empty text) comes back as bucket centres or -1s, not zeros."""
         values = np.asarray(values)
         if self.precision in ("float32", "float16"):
             return values.astype(np.float32)
@@ -136,6 +137,29 @@ class EmbeddingFormat:
         return cls(**data)
 
 
+class StoredRows:
+    """Stored values seen as float32 embeddings, dequantised only for the rows indexed (a slice or an
+    index array), so a corpus stays in memory at its stored size: int8 a quarter of float32, binary a
+    32nd. The curate functions take it wherever they take an embedding matrix."""
+
+    def __init__(self, values: np.ndarray, fmt: EmbeddingFormat) -> None:
+        if values.ndim != 2 or values.shape[1] != fmt.width:
+            raise ValueError(f"expected stored values of shape (n, {fmt.width}), got {values.shape}")
+        self.values, self.fmt = values, fmt
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.values), self.fmt.dimensions
+
+    def __getitem__(self, index: slice | np.ndarray | list[int]) -> np.ndarray:
+        if not isinstance(index, slice | np.ndarray | list):
+            raise TypeError(f"index StoredRows with a slice or an index array, got {type(index).__name__}")
+        return self.fmt.dequantize(self.values[index])
+
+
 def parquet_files(source: str | Path) -> list[Path]:
     """The parquet files of `source`: a file, a folder of shards (`*.parquet`, hidden and `_` files
     skipped, sorted by name) or a glob."""
@@ -175,10 +199,12 @@ def read_stored(source: str | Path, columns: list[str] | None = None) -> Any:
     return pa.concat_tables(tables)
 
 
-def embeddings_of(column: Any, fmt: EmbeddingFormat | None, where: str) -> np.ndarray:
+def embeddings_of(
+    column: Any, fmt: EmbeddingFormat | None, where: str, lazy: bool = False
+) -> np.ndarray | StoredRows:
     """Float32 (n, d) embeddings from a stored list column: dequantised by `fmt` when the column was
-    written through one, else read as floats. Quantised values without their format are refused, since
-    their raw codes are not the embedding."""
+    written through one (`lazy`: int8 / uint8 / binary values kept as `StoredRows`), else read as floats.
+    Quantised values without their format are refused, since their raw codes are not the embedding."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -192,7 +218,9 @@ def embeddings_of(column: Any, fmt: EmbeddingFormat | None, where: str) -> np.nd
     if fmt is not None:
         if column.type != fmt.arrow_type():
             raise ValueError(f"{where} is {column.type}, but {FORMAT_FILE} says {fmt.arrow_type()}")
-        return fmt.dequantize(fmt.from_arrow(column))
+        values = fmt.from_arrow(column)
+        quantised = fmt.precision in ("int8", "uint8", "binary")
+        return StoredRows(values, fmt) if lazy and quantised else fmt.dequantize(values)
     if not pa.types.is_floating(value_type):
         raise ValueError(
             f"{where} holds {value_type} values: quantised embeddings are read with the {FORMAT_FILE} "

@@ -92,3 +92,24 @@ def test_semhash_with_a_luxical_encoder_finds_the_planted_copies(trained_model_p
     distinct = set(corpus[:20] + corpus[30:300])  # originals without an exact copy (same string)
     assert len(removed & distinct) <= 5 and corpus[-1] not in removed
     assert len(result.selected) + len(result.filtered) == len(corpus)
+
+
+def test_stored_int8_and_binary_rows_are_deduplicated_as_stored(embeddings):
+    """`StoredRows` (int8 / binary as written by luxical-embed) give the same answer as their
+    dequantised float matrix, read one batch or one cluster at a time."""
+    from luxical_st.embedding_format import EmbeddingFormat, StoredRows
+
+    for precision, threshold in (("int8", 0.95), ("binary", 0.8)):
+        fmt = EmbeddingFormat.calibrate(precision, embeddings)
+        stored = StoredRows(fmt.quantize(embeddings), fmt)
+        assert stored.shape == embeddings.shape and stored.values.nbytes <= embeddings.nbytes / 4
+        lazy = semantic_dedup(stored, threshold=threshold, k=3, seed=0)
+        eager = semantic_dedup(stored[:], threshold=threshold, k=3, seed=0)
+        np.testing.assert_array_equal(lazy.keep, eager.keep)
+        np.testing.assert_array_equal(lazy.clusters, eager.clusters)
+    planted = [(i, 300 + i) for i in range(20)] + [(20 + i, 320 + i) for i in range(10)]
+    fmt = EmbeddingFormat.calibrate("int8", embeddings)
+    result = semantic_dedup(StoredRows(fmt.quantize(embeddings), fmt), threshold=0.95, k=3, seed=0)
+    assert sum(result.group[a] >= 0 and result.group[a] == result.group[b] for a, b in planted) >= 28
+    with pytest.raises(TypeError, match="slice or an index array"):
+        StoredRows(fmt.quantize(embeddings), fmt)[3]

@@ -5,24 +5,24 @@ and a picture (cluster sizes, a 2-D map of a sample).
     python -m luxical_st.curate.cluster --model MODEL --input docs.parquet --k 100 --output clusters.parquet
 
 A Luxical model reads text as TF-IDF weighted n-grams, so a cluster is explained by the n-grams whose
-TF-IDF weight it holds far more of than the corpus does (`top_ngrams`): no other model offers that.
+TF-IDF weight it holds far more of than the corpus does (`labels.top_ngrams`): no other model offers that.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from luxical_st.curate.inputs import add_input_arguments, joined_texts, read_input
+from luxical_st.curate.labels import top_ngrams
+from luxical_st.embedding_format import StoredRows
 from luxical_st.extras import require_extra
 
 POINTS_PER_CENTROID = 256  # faiss' own default cap on the training sample per centroid
@@ -51,6 +51,9 @@ class Clustering:
         return self.levels[n_clusters][self.assignments]
 
 
+Embeddings = np.ndarray | StoredRows  # a float matrix, or stored int8 / binary rows read on demand
+
+
 def _normalized(embeddings: np.ndarray) -> np.ndarray:
     x = np.ascontiguousarray(embeddings, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
@@ -59,21 +62,25 @@ def _normalized(embeddings: np.ndarray) -> np.ndarray:
 
 
 def spherical_kmeans(
-    embeddings: np.ndarray, k: int, sample_size: int | None = None, niter: int = 20, seed: int = 0
+    embeddings: Embeddings, k: int, sample_size: int | None = None, niter: int = 20, seed: int = 0
 ) -> np.ndarray:
     """Unit-norm centroids of faiss' spherical k-means, trained on at most `sample_size` rows
     (default k x 256, faiss' own cap) drawn with `seed`."""
     require_extra("curate", "clustering")
     import faiss
 
-    x = _normalized(embeddings)
-    if not 1 <= k <= len(x):
-        raise ValueError(f"k must be in [1, {len(x)}] (the number of documents), got {k}")
-    sample_size = min(len(x), sample_size or k * POINTS_PER_CENTROID)
+    n = len(embeddings)
+    if not 1 <= k <= n:
+        raise ValueError(f"k must be in [1, {n}] (the number of documents), got {k}")
+    sample_size = min(n, sample_size or k * POINTS_PER_CENTROID)
     if sample_size < k:
         raise ValueError(f"sample_size {sample_size} is smaller than k {k}")
-    if sample_size < len(x):
-        x = x[np.sort(np.random.default_rng(seed).choice(len(x), sample_size, replace=False))]
+    if sample_size < n:
+        x = _normalized(
+            embeddings[np.sort(np.random.default_rng(seed).choice(n, sample_size, replace=False))]
+        )
+    else:
+        x = _normalized(embeddings[:])
     kmeans = faiss.Kmeans(
         x.shape[1], k, niter=niter, spherical=True, seed=seed, verbose=False,
         max_points_per_centroid=max(POINTS_PER_CENTROID, -(-sample_size // k)), min_points_per_centroid=1,
@@ -83,7 +90,7 @@ def spherical_kmeans(
 
 
 def assign(
-    embeddings: np.ndarray, centroids: np.ndarray, batch_size: int = 65536
+    embeddings: Embeddings, centroids: np.ndarray, batch_size: int = 65536
 ) -> tuple[np.ndarray, np.ndarray]:
     """Nearest centroid by cosine (exact inner-product search) of every row, in batches:
     (cluster ids int64, cosine float32). An all-zero row goes to cluster 0 with cosine 0."""
@@ -115,7 +122,7 @@ def merge(centroids: np.ndarray, n_clusters: int) -> np.ndarray:
 
 
 def cluster_embeddings(
-    embeddings: np.ndarray,
+    embeddings: Embeddings,
     k: int,
     sample_size: int | None = None,
     levels: Sequence[int] = (),
@@ -139,119 +146,6 @@ def cluster_embeddings(
     return result
 
 
-def _ngram_text(tfidf: Any, feature: int) -> str:
-    """The n-gram as text, with the decoder's spaces around ' - / closed ("russia's", "year-old")."""
-    text = str(tfidf.tokenizer.decode([int(t) for t in tfidf.ngrams[feature] if t >= 0]))
-    return re.sub(r" ?([-'/]) ?", r"\1", text)
-
-
-def word_prefix_tokens(tfidf: Any, texts: Sequence[str], sample: int = 20_000) -> np.ndarray:
-    """One flag per WordPiece id: in (a sample of) `texts`, the token is followed by a "##" piece in
-    most of its occurrences, so an n-gram ending with it ends inside a word ("brex" of "brex ##it")."""
-    ids, lengths = tfidf.encoder.encode_flat(list(texts[:sample]))
-    size = tfidf.tokenizer.get_vocab_size(with_added_tokens=True)
-    tokens = (tfidf.tokenizer.id_to_token(i) or "" for i in range(size))
-    pieces = np.fromiter((token.startswith("##") for token in tokens), dtype=bool, count=size)
-    followed = np.zeros(len(ids), dtype=np.float64)
-    followed[:-1] = pieces[ids[1:]]
-    followed[np.cumsum(lengths)[lengths > 0] - 1] = 0.0  # a document's last token is followed by nothing
-    seen = np.bincount(ids, minlength=size)
-    return np.bincount(ids, weights=followed, minlength=size) * 2 > np.maximum(seen, 1)
-
-
-def _uninformative(
-    tfidf: Any, feature: int, stop_words: frozenset[str], prefixes: np.ndarray | None = None
-) -> bool:
-    """An n-gram starting inside a word (a "##" piece), ending inside one (its last token is in
-    `prefixes`, see `word_prefix_tokens`), starting or ending with punctuation, or made only of stop
-    words, single characters and punctuation."""
-    ids = [int(t) for t in tfidf.ngrams[feature] if t >= 0]
-    tokens = [tfidf.tokenizer.id_to_token(t) or "" for t in ids]
-    if not tokens or tokens[0].startswith("##") or (prefixes is not None and prefixes[ids[-1]]):
-        return True
-    if not any(ch.isalnum() for ch in tokens[0]) or not any(ch.isalnum() for ch in tokens[-1]):
-        return True
-    return all(t in stop_words or len(t) == 1 or not any(ch.isalnum() for ch in t) for t in tokens)
-
-
-def ngram_contrast(
-    model: Any, texts: Sequence[str], assignments: np.ndarray, k: int | None = None
-) -> tuple[Any, Any]:
-    """Each cluster's contrast score of every n-gram (a sparse (k, num_features) matrix) and how many of
-    the cluster's documents hold it. The score is c-TF-IDF-like: with p = the n-gram's share of the
-    cluster's summed TF-IDF weight and q = its share of the corpus' weight, p * ln(p / q) (the n-gram's
-    term of the KL divergence of the cluster from the corpus). An n-gram as common in the cluster as
-    everywhere ("the", ",") scores about 0; one the cluster holds far more of than the rest scores high."""
-    from scipy.sparse import csr_matrix
-
-    tfidf = model[0]
-    if type(tfidf).__name__ != "NgramTfidf":
-        raise ValueError("cluster labels need a Luxical model (its first module is NgramTfidf)")
-    if len(texts) != len(assignments):
-        raise ValueError(f"{len(texts)} texts but {len(assignments)} assignments")
-    k = int(assignments.max()) + 1 if k is None else k
-    indices, offsets, weights = tfidf.transform(list(texts))
-    rows = np.repeat(np.arange(len(texts)), np.diff(np.append(offsets, len(indices))))
-    clusters = assignments[rows]
-    shape = (k, tfidf.num_features)
-    summed = csr_matrix((weights.astype(np.float64), (clusters, indices)), shape=shape)
-    support = csr_matrix((np.ones(len(indices)), (clusters, indices)), shape=shape)  # docs per cell
-    for matrix in (summed, support):
-        matrix.sum_duplicates()  # canonical: the same sorted cells in both
-    corpus = np.asarray(summed.sum(axis=0)).ravel()
-    corpus_share = corpus / max(corpus.sum(), 1e-12)
-    cluster_mass = np.asarray(summed.sum(axis=1)).ravel()
-    share = summed.copy()
-    share.data /= np.maximum(cluster_mass, 1e-12)[np.repeat(np.arange(k), np.diff(share.indptr))]
-    lift = share.data / np.maximum(corpus_share[share.indices], 1e-300)
-    share.data = share.data * np.log(np.maximum(lift, 1e-12))
-    return share, support
-
-
-def top_ngrams(
-    model: Any,
-    texts: Sequence[str],
-    assignments: np.ndarray,
-    k: int | None = None,
-    top: int = 8,
-    min_support: float = 0.05,
-    stop_words: Sequence[str] | None = None,
-) -> list[list[str]]:
-    """Each cluster's `top` most distinctive n-grams by `ngram_contrast` (the Luxical model's own
-    NgramTfidf features), decoded to text. An n-gram must occur in at least `min_support` of the
-    cluster's documents (and in 2, for clusters of 2 or more); n-grams starting or ending inside a word,
-    starting or ending with punctuation, or made only of `stop_words` (default: scikit-learn's English list),
-    single characters and punctuation are skipped, and so is an n-gram whose text is inside an already
-    chosen label or holds one."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    contrast, support = ngram_contrast(model, texts, assignments, k)
-    tfidf = model[0]
-    prefixes = word_prefix_tokens(tfidf, texts)
-    stops = frozenset(ENGLISH_STOP_WORDS if stop_words is None else stop_words)
-    sizes = np.bincount(assignments, minlength=contrast.shape[0])
-    labels = []
-    for cluster in range(contrast.shape[0]):
-        start, end = contrast.indptr[cluster], contrast.indptr[cluster + 1]
-        features, scores = contrast.indices[start:end], contrast.data[start:end]
-        needed = max(min(2, sizes[cluster]), min_support * sizes[cluster])
-        enough = support.data[support.indptr[cluster] : support.indptr[cluster + 1]] >= needed
-        chosen: list[str] = []
-        for position in np.argsort(-scores, kind="stable"):
-            if len(chosen) == top:
-                break
-            if not enough[position] or scores[position] <= 0:
-                continue
-            feature = int(features[position])
-            if _uninformative(tfidf, feature, stops, prefixes):
-                continue
-            text = _ngram_text(tfidf, feature)
-            if not any(text in other or other in text for other in chosen):
-                chosen.append(text)
-        labels.append(chosen)
-    return labels
-
-
 def map_2d(embeddings: np.ndarray, method: str = "tsne", seed: int = 0) -> np.ndarray:
     """2-D coordinates of (a sample of) embeddings: t-SNE on cosine (sklearn, PCA start) or plain PCA."""
     from sklearn.decomposition import PCA
@@ -268,7 +162,7 @@ def map_2d(embeddings: np.ndarray, method: str = "tsne", seed: int = 0) -> np.nd
 
 
 def plot_clusters(
-    embeddings: np.ndarray,
+    embeddings: Embeddings,
     assignments: np.ndarray,
     labels: Sequence[Sequence[str]] | None,
     path: str | Path,

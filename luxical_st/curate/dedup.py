@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from luxical_st.curate.cluster import _normalized, assign, spherical_kmeans
+from luxical_st.curate.cluster import Embeddings, _normalized, assign, spherical_kmeans
 from luxical_st.curate.inputs import add_input_arguments, read_input
 from luxical_st.extras import require_extra
 
@@ -66,9 +66,11 @@ def groups_from_pairs(n: int, left: np.ndarray, right: np.ndarray) -> tuple[np.n
     return group, np.split(sorted_members, bounds)
 
 
-def cluster_pairs(x: np.ndarray, members: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (i < j, document indices) of `members` with cosine >= threshold, in row blocks."""
-    vectors = x[members]
+def cluster_pairs(
+    vectors: np.ndarray, members: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i < j, document indices) of `members`, whose unit `vectors` these are, with cosine >=
+    threshold, in row blocks."""
     lefts, rights = [], []
     for start in range(0, len(members), BLOCK_ROWS):
         block = vectors[start : start + BLOCK_ROWS] @ vectors.T
@@ -82,7 +84,7 @@ def cluster_pairs(x: np.ndarray, members: np.ndarray, threshold: float) -> tuple
 
 
 def semantic_dedup(
-    embeddings: np.ndarray,
+    embeddings: Embeddings,
     threshold: float = 0.9,
     k: int | None = None,
     sample_size: int | None = None,
@@ -91,27 +93,27 @@ def semantic_dedup(
 ) -> DedupResult:
     """SemDeDup over `embeddings` (n, d). `k` defaults to n / 1000 clusters; `keep`: "first" keeps a
     group's earliest document, "central" the one closest to its cluster centroid. All-zero rows (empty
-    text) are never called duplicates."""
+    text) are never called duplicates. `embeddings` may be `StoredRows` (int8 / binary as stored): only
+    a batch or one cluster is dequantised at a time."""
     require_extra("curate", "semantic dedup")
     if keep not in ("first", "central"):
         raise ValueError(f"keep must be 'first' or 'central', got {keep!r}")
     if not -1.0 <= threshold <= 1.0:
         raise ValueError(f"threshold is a cosine in [-1, 1], got {threshold}")
-    x = _normalized(embeddings)
-    n = len(x)
+    n = len(embeddings)
     start = time.perf_counter()
     k = max(1, min(n, k or round(n / DOCS_PER_CLUSTER)))
-    centroids = spherical_kmeans(x, k, sample_size=sample_size, seed=seed)
-    clusters, similarity = assign(x, centroids)
+    centroids = spherical_kmeans(embeddings, k, sample_size=sample_size, seed=seed)
+    clusters, similarity = assign(embeddings, centroids)
     clustered = time.perf_counter()
-    nonzero = np.linalg.norm(x, axis=1) > 0
     order = np.argsort(clusters, kind="stable")
     bounds = np.flatnonzero(np.diff(clusters[order])) + 1
     lefts, rights = [], []
-    for members in np.split(order, bounds):
-        members = members[nonzero[members]]
-        if len(members) > 1:
-            left, right = cluster_pairs(x, members, threshold)
+    for members in np.split(order, bounds):  # one cluster's rows in memory at a time
+        vectors = _normalized(embeddings[members])
+        nonzero = vectors.any(axis=1)
+        if nonzero.sum() > 1:
+            left, right = cluster_pairs(vectors[nonzero], members[nonzero], threshold)
             lefts.append(left)
             rights.append(right)
     left = np.concatenate(lefts) if lefts else np.empty(0, np.int64)

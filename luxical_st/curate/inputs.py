@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from luxical_st.embedding_format import embeddings_of, format_of, read_stored
+from luxical_st.embedding_format import StoredRows, embeddings_of, format_of, read_stored
 
 
 def add_input_arguments(parser: argparse.ArgumentParser, model_help: str) -> None:
@@ -30,11 +30,12 @@ def add_input_arguments(parser: argparse.ArgumentParser, model_help: str) -> Non
 @dataclass
 class CurateInput:
     """What a curate CLI works on: ids (an Arrow array), the texts when the input holds them, the
-    float32 embeddings, and the model when one was given."""
+    embeddings (float32, or quantised `StoredRows` dequantised as they are read), and the model when one
+    was given."""
 
     ids: Any
     texts: list[str] | None
-    embeddings: np.ndarray
+    embeddings: np.ndarray | StoredRows
     model: Any = None
 
 
@@ -77,7 +78,8 @@ def read_input(
     model: Any = load_model(args.model, args.trust_remote_code) if args.model else None
     if args.embedding_column:
         where = f"{args.input}: column {args.embedding_column!r}"
-        embeddings = embeddings_of(table.column(args.embedding_column), format_of(args.input), where)
+        column = table.column(args.embedding_column)
+        embeddings = embeddings_of(column, format_of(args.input), where, lazy=True)  # int8 stays int8
     elif texts is None:
         parser.error(f"{args.input} has no text column {args.text_column!r} to embed")
     else:
