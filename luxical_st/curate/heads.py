@@ -34,6 +34,8 @@ from luxical_st.curate.inputs import text_list
 from luxical_st.embedding_format import embeddings_of, format_of, read_stored
 from luxical_st.extras import require_extra
 
+PREDICT_ROWS = 65_536
+
 OFFLINE_PREFIX = "offline:"
 OFFLINE_DATASETS = ("rotten_tomatoes", "news_outlets", "wiki_topics")
 
@@ -282,20 +284,22 @@ def _predict(args: argparse.Namespace) -> None:
     table = read_stored(args.input, [column] + ([args.id_column] if args.id_column else []))
     if args.embedding_column:
         where = f"{args.input}: column {column!r}"
-        inputs: Any = embeddings_of(table.column(column), format_of(args.input), where)
+        inputs: Any = embeddings_of(table.column(column), format_of(args.input), where, lazy=True)
     else:
         inputs = text_list(table.column(column), f"{args.input}: column {column!r}")
-    columns: dict[str, Any] = {}
-    if args.id_column:
-        columns[args.id_column] = table.column(args.id_column)
-    embeddings = head.embed(inputs, batch_size=args.batch_size)  # texts are embedded once
-    predictions = head.predict(embeddings)
-    values = predictions.tolist() if isinstance(predictions, np.ndarray) else predictions
+    values: list[Any] = []
+    probabilities = []
+    for start in range(0, len(inputs), PREDICT_ROWS):  # one chunk of floats in memory at a time
+        embeddings = head.embed(inputs[start : start + PREDICT_ROWS], batch_size=args.batch_size)
+        predictions = head.predict(embeddings)  # texts are embedded once, for both calls
+        values += predictions.tolist() if isinstance(predictions, np.ndarray) else predictions
+        if head.task != "regression":
+            probabilities.append(head.predict_proba(embeddings).astype(np.float32))
+    columns: dict[str, Any] = {args.id_column: table.column(args.id_column)} if args.id_column else {}
     columns["prediction"] = pa.array(values)
     if head.task != "regression":
-        probabilities = head.predict_proba(embeddings)
-        for j, name in enumerate(head.labels):
-            columns[f"p_{name}"] = pa.array(probabilities[:, j].astype(np.float32))
+        stacked = np.concatenate([np.zeros((0, len(head.labels)), np.float32), *probabilities])
+        columns.update({f"p_{name}": pa.array(stacked[:, j]) for j, name in enumerate(head.labels)})
     pq.write_table(pa.table(columns), args.output)
     print(f"wrote {len(inputs)} predictions to {args.output}")
 
