@@ -1,5 +1,6 @@
 """Classifier heads on the packaged labelled sets: Luxical + logistic regression / MLP next to fastText,
-the MiniLM teacher + logistic regression and sparse TF-IDF + logistic regression, on one split.
+the MiniLM teacher, model2vec distilled from it and sparse TF-IDF (each + logistic regression), on one
+split.
 
     python benchmarks/bench_heads.py --model runs/quickstart/model --output runs/heads.json
 
@@ -39,13 +40,14 @@ def teacher_path() -> str:
 
 
 def embed(name: str, model_path: str, texts: list[str], cache: Path) -> tuple[np.ndarray, float]:
-    """Embeddings of `texts` (cached) and the seconds the encode took (0 when read from the cache)."""
+    """Embeddings of `texts` (cached) and the seconds the encode took (0 when read from the cache);
+    `model_path` is a folder, Hub id or `baseline:` spec (as in evaluate.py)."""
     path = cache / f"{name}.npy"
     if path.exists():
         return np.load(path), 0.0
-    from sentence_transformers import SentenceTransformer
+    from luxical_st.evaluation.mteb_runner import load_model
 
-    model = SentenceTransformer(model_path, device="cpu", trust_remote_code=True)
+    model = load_model(model_path)
     start = time.perf_counter()
     embeddings = model.encode(texts, batch_size=128, convert_to_numpy=True, show_progress_bar=True)
     seconds = time.perf_counter() - start
@@ -98,6 +100,9 @@ def main() -> None:
             teacher, seconds = embed("minilm", teacher_path(), texts, cache)
             rows["encode_seconds_minilm"] = seconds
             rows["minilm_logreg"] = fit_head(teacher, labels, kind="logreg", seed=SEED).metrics["test"]
+        model2vec, seconds = embed("model2vec", "baseline:model2vec", texts, cache)
+        rows["encode_seconds_model2vec"] = seconds
+        rows["model2vec_logreg"] = fit_head(model2vec, labels, kind="logreg", seed=SEED).metrics["test"]
         rows["tfidf_logreg"] = tfidf_metrics(texts, labels)
         report[dataset] = {"documents": len(texts), "classes": len(set(map(str, labels))), **rows}
         print(dataset, json.dumps(report[dataset], indent=1), flush=True)
@@ -106,7 +111,14 @@ def main() -> None:
     for dataset, rows in report.items():
         print(f"\n{dataset} ({rows['documents']:,} docs, {rows['classes']} classes)")
         print("| head | ROC AUC | F1 | accuracy |\n|---|---|---|---|")
-        for name in ("luxical_logreg", "luxical_mlp", "fasttext", "minilm_logreg", "tfidf_logreg"):
+        for name in (
+            "luxical_logreg",
+            "luxical_mlp",
+            "fasttext",
+            "minilm_logreg",
+            "model2vec_logreg",
+            "tfidf_logreg",
+        ):
             if name not in rows:
                 continue
             m = rows[name]
