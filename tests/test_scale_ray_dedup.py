@@ -1,0 +1,89 @@
+"""SemDeDup on a real local Ray over stored int8 shards of a tiny trained student's embeddings of real
+news with planted copies: exactly the in-memory groups when every pair is seen (k = 1), the planted
+copies found with several clusters, both keep rules, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ray")
+pytest.importorskip("datatrove")
+pytest.importorskip("faiss")
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from luxical_st.curate.dedup import semantic_dedup
+from luxical_st.embedding_format import EmbeddingFormat, StoredRows
+from luxical_st.evaluation.perturb import NEAR_DUPLICATE_KINDS
+from luxical_st.evaluation.sources import news_articles
+from luxical_st.scale.ray_dedup import DUPLICATES_FILE, SUMMARY_FILE, main, ray_semantic_dedup
+
+PLANTED = [(i, 300 + i) for i in range(20)] + [(20 + i, 320 + i) for i in range(10)]
+
+
+@pytest.fixture(scope="module")
+def stored(trained_model_path, tmp_path_factory):
+    """300 articles, a light-edited copy of 0..19, an exact copy of 20..29 and an empty text, embedded
+    and stored as int8 in three shards of 40-row row groups, as luxical-embed writes them."""
+    from sentence_transformers import SentenceTransformer
+
+    originals = list(dict.fromkeys(a.text for a in news_articles()[:330]))[:300]
+    rng = random.Random(0)
+    corpus = originals + [NEAR_DUPLICATE_KINDS["light_edit"](originals[i], rng) for i in range(20)]
+    corpus += originals[20:30] + [""]
+    model = SentenceTransformer(trained_model_path, device="cpu", trust_remote_code=True)
+    embeddings = model.encode(corpus, convert_to_numpy=True)
+    fmt = EmbeddingFormat.calibrate("int8", embeddings)
+    values = fmt.quantize(embeddings)
+    folder = tmp_path_factory.mktemp("stored")
+    ids = [f"doc-{i}" for i in range(len(corpus))]
+    for shard, rows in enumerate(np.array_split(np.arange(len(corpus)), 3)):
+        table = pa.table({"id": [ids[i] for i in rows], "embedding": fmt.to_arrow(values[rows])})
+        pq.write_table(table, folder / f"part-{shard}.parquet", row_group_size=40)
+    fmt.save(folder)
+    return folder, ids, StoredRows(values, fmt)
+
+
+def read_duplicates(folder):
+    table = pq.read_table(folder / DUPLICATES_FILE)
+    return table, table.column("position").to_numpy(), table.column("group").to_numpy()
+
+
+def test_one_cluster_gives_exactly_the_in_memory_groups(ray_local, stored, tmp_path):
+    folder, ids, rows = stored
+    summary = ray_semantic_dedup(str(folder), tmp_path / "out", threshold=0.95, k=1)
+    expected = semantic_dedup(rows, threshold=0.95, k=1)
+    table, positions, groups = read_duplicates(tmp_path / "out")
+    assert sorted(positions.tolist()) == np.flatnonzero(expected.group >= 0).tolist()
+    assert table.column("id").to_pylist() == [ids[p] for p in positions]
+    partition = sorted(sorted(positions[groups == g].tolist()) for g in set(groups.tolist()))
+    assert partition == sorted(sorted(m.tolist()) for m in expected.groups)
+    kept = positions[table.column("keep").to_numpy(zero_copy_only=False)]
+    assert sorted(kept.tolist()) == sorted(int(m[0]) for m in expected.groups)  # the first of each group
+    assert summary["removed"] == expected.removed and summary["documents"] == len(ids)
+    assert json.loads((tmp_path / "out" / SUMMARY_FILE).read_text())["pairs"] == summary["pairs"]
+
+
+def test_several_clusters_find_the_planted_copies_and_keep_one_per_group(ray_local, stored, tmp_path):
+    folder, _, _ = stored
+    summary = ray_semantic_dedup(
+        str(folder), tmp_path / "c", threshold=0.95, k=3, sample_size=200, keep="central"
+    )
+    table, positions, groups = read_duplicates(tmp_path / "c")
+    group_of = dict(zip(positions.tolist(), groups.tolist(), strict=True))
+    found = sum(a in group_of and group_of.get(a) == group_of.get(b) for a, b in PLANTED)
+    assert found >= 28 and summary["removed"] <= 35
+    keep = table.column("keep").to_numpy(zero_copy_only=False)
+    assert all(keep[groups == g].sum() == 1 for g in set(groups.tolist()))
+    main([str(folder), str(tmp_path / "cli"), "--threshold", "0.95", "--k", "3", "--sample-size", "200"])
+    cli, cli_positions, cli_groups = read_duplicates(tmp_path / "cli")
+    assert sorted(cli_positions.tolist()) == sorted(positions.tolist())  # the same documents, keep="first"
+    cli_keep = cli.column("keep").to_numpy(zero_copy_only=False)
+    for group in set(cli_groups.tolist()):  # keep="first": the earliest document of each group
+        members = cli_groups == group
+        assert cli_positions[members & cli_keep].tolist() == [cli_positions[members].min()]
