@@ -87,3 +87,16 @@ def test_several_clusters_find_the_planted_copies_and_keep_one_per_group(ray_loc
     for group in set(cli_groups.tolist()):  # keep="first": the earliest document of each group
         members = cli_groups == group
         assert cli_positions[members & cli_keep].tolist() == [cli_positions[members].min()]
+
+
+def test_bad_settings_and_columns_fail_before_any_ray_work(stored, tmp_path):
+    folder, _, _ = stored
+    with pytest.raises(ValueError, match="keep must be"):
+        ray_semantic_dedup(str(folder), tmp_path / "x", keep="last")
+    with pytest.raises(ValueError, match="threshold is a cosine"):
+        ray_semantic_dedup(str(folder), tmp_path / "x", threshold=1.5)
+    with pytest.raises(ValueError, match="no column 'vector'"):
+        ray_semantic_dedup(str(folder), tmp_path / "x", embedding_column="vector")
+    with pytest.raises(FileNotFoundError, match="no parquet file"):
+        ray_semantic_dedup(str(tmp_path / "nothing"), tmp_path / "x")
+    assert not (tmp_path / "x").exists()
