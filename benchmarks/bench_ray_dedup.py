@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import time
 from pathlib import Path
 
@@ -63,6 +64,7 @@ def main() -> None:
     local = semantic_dedup(stored, threshold=args.threshold)
     runs["in_memory"] = {"seconds": time.perf_counter() - start, "removed": local.removed}
     runs["in_memory"]["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    shutil.rmtree(work / "ray", ignore_errors=True)  # a fresh run, not a resumed one
     start = time.perf_counter()
     summary = ray_semantic_dedup(str(folder), work / "ray", threshold=args.threshold)
     runs["ray"] = {"seconds": time.perf_counter() - start, "removed": summary["removed"]}

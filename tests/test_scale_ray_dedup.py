@@ -100,3 +100,27 @@ def test_bad_settings_and_columns_fail_before_any_ray_work(stored, tmp_path):
     with pytest.raises(FileNotFoundError, match="no parquet file"):
         ray_semantic_dedup(str(tmp_path / "nothing"), tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_a_partial_run_resumes_and_a_new_threshold_reuses_the_assignments(ray_local, stored, tmp_path):
+    folder, _, _ = stored
+    settings = {"threshold": 0.95, "k": 3, "sample_size": 200}
+    fresh = ray_semantic_dedup(str(folder), tmp_path / "fresh", **settings)
+    partial_run = ray_semantic_dedup(str(folder), tmp_path / "run", max_units=2, **settings)
+    assert partial_run["units_remaining"] == partial_run["units"] - 2 > 0
+    assert not (tmp_path / "run" / DUPLICATES_FILE).exists()
+    assert len(list((tmp_path / "run" / "assigned").glob("*.parquet"))) == 2
+    first_two = {p: p.stat().st_mtime_ns for p in (tmp_path / "run" / "assigned").glob("*.parquet")}
+    resumed = ray_semantic_dedup(str(folder), tmp_path / "run", **settings)
+    assert all(p.stat().st_mtime_ns == t for p, t in first_two.items())  # finished units are not redone
+    assert {k: v for k, v in resumed.items() if k != "seconds"} == {
+        k: v for k, v in fresh.items() if k != "seconds"
+    }
+    assert pq.read_table(tmp_path / "run" / DUPLICATES_FILE).equals(
+        pq.read_table(tmp_path / "fresh" / DUPLICATES_FILE)
+    )
+    looser = ray_semantic_dedup(str(folder), tmp_path / "run", **{**settings, "threshold": 0.9})
+    assert looser["removed"] >= resumed["removed"]
+    assert all(p.stat().st_mtime_ns == t for p, t in first_two.items())
+    with pytest.raises(ValueError, match="other settings"):
+        ray_semantic_dedup(str(folder), tmp_path / "run", **{**settings, "k": 4})

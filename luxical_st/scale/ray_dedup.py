@@ -12,8 +12,13 @@ column, quantised values read through the `luxical_embedding.json` beside them. 
    document in input order (or, with `keep="central"`, the one closest to its centroid) is kept.
 
 Written to OUTPUT_DIR: `duplicates.parquet` (id, position in the input, group, keep) for every document
-that has a duplicate, anything not listed being unique, and `dedup_summary.json`. Both are written
-atomically at the end; a rerun recomputes (there is no partial state to resume).
+that has a duplicate, anything not listed being unique, and `dedup_summary.json`.
+
+Resumable: the plan (units of row groups and the settings), the centroids and each unit's assignment
+(`assigned/<unit>.parquet`: ids, positions, clusters and the stored values, a copy of the input's size)
+are kept in OUTPUT_DIR and written atomically. A rerun after a kill assigns only the missing units, then
+redoes the shuffle and the pairs; a rerun with another `--threshold` or `--keep` reuses every
+assignment; one with other settings (k, sample, seed, columns, source) is refused.
 """
 
 from __future__ import annotations
@@ -42,9 +47,19 @@ from luxical_st.embedding_format import (
 )
 
 from .ray_embed import init_ray
-from .units import plan_units, read_unit
+from .units import (
+    PLAN_FILE,
+    PLAN_VERSION,
+    load_or_save_plan,
+    pending_units,
+    plan_units,
+    read_unit,
+    write_atomic_parquet,
+)
 
 DUPLICATES_FILE = "duplicates.parquet"
+ASSIGNED_DIR = "assigned"
+CENTROIDS_FILE = "centroids.npy"
 SUMMARY_FILE = "dedup_summary.json"
 SAMPLE_UNIT_FACTOR = 2  # sample units holding about twice the k-means sample, then rows among them
 
@@ -78,14 +93,20 @@ def sample_embeddings(
 
 
 def assign_units(
-    batch: Any, centroids: np.ndarray, id_column: str, embedding_column: str, fmt: dict[str, Any] | None
+    batch: Any,
+    centroids: np.ndarray,
+    id_column: str,
+    embedding_column: str,
+    fmt: dict[str, Any] | None,
+    output_dir: str,
 ) -> Any:
-    """`map_batches` function over units: each unit's ids, input positions, clusters, cosine to the
-    centroid and embedding values as stored (so the shuffle moves the stored bytes, not floats)."""
+    """`map_batches` function over units: writes each unit's ids, input positions, clusters, cosine to
+    the centroid and embedding values as stored (the shuffle moves the stored bytes, not floats) to
+    `output_dir/<unit name>`, atomically; returns (name, rows) per unit."""
     import pyarrow as pa
 
     stored_format = EmbeddingFormat(**fmt) if fmt else None
-    tables = []
+    names, counts = [], []
     for unit in batch.to_pylist():
         table, embeddings = _unit_embeddings(unit, [id_column, embedding_column], stored_format)
         ids = table.column(id_column)
@@ -95,8 +116,12 @@ def assign_units(
         positions = np.arange(len(table), dtype=np.int64) + int(unit["offset"])
         columns = {"id": ids.cast(pa.string()), "position": positions, "cluster": clusters}
         stored = table.column(embedding_column).combine_chunks()
-        tables.append(pa.table({**columns, "similarity": similarity, "stored": stored}))
-    return pa.concat_tables(tables)
+        assigned = pa.table({**columns, "similarity": similarity, "stored": stored})
+        counts.append(
+            write_atomic_parquet(Path(output_dir) / unit["name"], iter([assigned]), assigned.schema)
+        )
+        names.append(unit["name"])
+    return pa.table({"name": names, "rows": counts})
 
 
 def cluster_pair_rows(group: Any, threshold: float, fmt: dict[str, Any] | None) -> Any:
@@ -133,8 +158,11 @@ def ray_semantic_dedup(
     keep: str = "first",
     seed: int = 0,
     ray_address: str | None = None,
+    max_units: int | None = None,
 ) -> dict[str, Any]:
-    """SemDeDup of the stored embeddings under `source` (see the module docstring); the summary."""
+    """SemDeDup of the stored embeddings under `source` (see the module docstring); the summary.
+
+    `max_units` stops after assigning that many units (a partial run, finished by a rerun)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     import ray.data
@@ -145,32 +173,52 @@ def ray_semantic_dedup(
         raise ValueError(f"threshold is a cosine in [-1, 1], got {threshold}")
     started = time.perf_counter()
     fmt = format_of(source)
+    output = Path(output_dir)
     units = plan_units([str(path) for path in parquet_files(source)])
     offsets = np.cumsum([0] + [int(unit["rows"]) for unit in units])
     n = int(offsets[-1])
     k = max(1, min(n, k or round(n / DOCS_PER_CLUSTER)))
-    sample = sample_embeddings(units, embedding_column, fmt, min(n, sample_size or k * 256), seed)
-    centroids = spherical_kmeans(sample, k, seed=seed)
+    settings = {"version": PLAN_VERSION, "source": str(source), "id_column": id_column, "k": k,
+                "embedding_column": embedding_column, "sample_size": sample_size, "seed": seed}  # fmt: skip
+    plan: dict[str, Any] = {
+        **settings,
+        "units": [{**u, "offset": int(o)} for u, o in zip(units, offsets, strict=False)],
+    }
+    if (output / PLAN_FILE).is_file():
+        plan = load_or_save_plan(output, plan)  # a rerun: the saved plan, refused if settings changed
+    saved = output / CENTROIDS_FILE  # k-means once per run, so every rerun assigns alike
+    if saved.is_file():
+        centroids = np.load(saved)
+    else:  # a fresh run: nothing is written before the sample was read and k-means trained
+        sample = sample_embeddings(plan["units"], embedding_column, fmt, min(n, sample_size or k * 256), seed)
+        centroids = spherical_kmeans(sample, k, seed=seed)
+        plan = load_or_save_plan(output, plan)
+        with open(output / f".tmp-{CENTROIDS_FILE}", "wb") as handle:
+            np.save(handle, centroids)
+        os.replace(output / f".tmp-{CENTROIDS_FILE}", saved)
+    items: list[dict[str, Any]] = plan["units"]
     trained = time.perf_counter()
     init_ray(ray_address)
-    items = [{**unit, "offset": int(offset)} for unit, offset in zip(units, offsets, strict=False)]
     fmt_dict = None if fmt is None else asdict(fmt)
-    assign_step = partial(
-        assign_units,
-        centroids=centroids,
-        id_column=id_column,
-        embedding_column=embedding_column,
-        fmt=fmt_dict,
-    )
-    assigned = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-        assign_step, batch_format="pyarrow", batch_size=1
-    )
+    assigned_dir = output / ASSIGNED_DIR
+    assigned_dir.mkdir(exist_ok=True)
+    todo = pending_units(assigned_dir, items)[:max_units]
+    if todo:  # resumable: a unit's shard exists once it is complete, and a rerun skips it
+        columns = {"id_column": id_column, "embedding_column": embedding_column}
+        step = partial(
+            assign_units, centroids=centroids, fmt=fmt_dict, output_dir=str(assigned_dir), **columns
+        )
+        ray.data.from_items(todo, override_num_blocks=len(todo)).map_batches(
+            step, batch_format="pyarrow", batch_size=1
+        ).take_all()
+    remaining = len(pending_units(assigned_dir, items))
+    if remaining:
+        return {"documents": n, "k": k, "units": len(items), "units_remaining": remaining}
+    assigned = ray.data.read_parquet([str(assigned_dir / unit["name"]) for unit in items])
     pairs_step = partial(cluster_pair_rows, threshold=threshold, fmt=fmt_dict)
     pairs_ds = assigned.groupby("cluster").map_groups(pairs_step, batch_format="pyarrow")
     blocks = [table for table in pairs_ds.iter_batches(batch_size=None, batch_format="pyarrow") if len(table)]
     result = _duplicates(pa.concat_tables(blocks) if blocks else None, keep)
-    output = Path(output_dir)
-    output.mkdir(parents=True, exist_ok=True)
     tmp = output / f".tmp-{DUPLICATES_FILE}"
     pq.write_table(result, tmp)
     os.replace(tmp, output / DUPLICATES_FILE)
@@ -179,6 +227,8 @@ def ray_semantic_dedup(
         "documents": n,
         "k": k,
         "threshold": threshold,
+        "units": len(items),
+        "units_remaining": 0,
         "pairs": sum(len(table) for table in blocks),
         "groups": int(kept.sum()),
         "removed": int((~kept).sum()),
