@@ -251,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    data = read_input(args, parser)
+    data = read_input(args, parser, texts_wanted=bool(args.model))  # texts for the labels
     embeddings, model, texts = data.embeddings, data.model, data.texts
     result = cluster_embeddings(embeddings, args.k, args.sample_size, args.levels, args.niter, args.seed)
     columns = {

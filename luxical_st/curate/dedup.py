@@ -67,10 +67,13 @@ def groups_from_pairs(n: int, left: np.ndarray, right: np.ndarray) -> tuple[np.n
 
 
 def cluster_pairs(
-    vectors: np.ndarray, members: np.ndarray, threshold: float
+    embeddings: np.ndarray, members: np.ndarray, threshold: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (i < j, document indices) of `members`, whose unit `vectors` these are, with cosine >=
-    threshold, in row blocks."""
+    """Pairs (i < j, document indices) of one cluster's `members`, whose `embeddings` these rows are,
+    with cosine >= threshold, in row blocks. All-zero rows (empty text) are never in a pair."""
+    vectors = _normalized(embeddings)
+    nonzero = vectors.any(axis=1)
+    vectors, members = vectors[nonzero], members[nonzero]
     lefts, rights = [], []
     for start in range(0, len(members), BLOCK_ROWS):
         block = vectors[start : start + BLOCK_ROWS] @ vectors.T
@@ -110,12 +113,9 @@ def semantic_dedup(
     bounds = np.flatnonzero(np.diff(clusters[order])) + 1
     lefts, rights = [], []
     for members in np.split(order, bounds):  # one cluster's rows in memory at a time
-        vectors = _normalized(embeddings[members])
-        nonzero = vectors.any(axis=1)
-        if nonzero.sum() > 1:
-            left, right = cluster_pairs(vectors[nonzero], members[nonzero], threshold)
-            lefts.append(left)
-            rights.append(right)
+        left, right = cluster_pairs(embeddings[members], members, threshold)
+        lefts.append(left)
+        rights.append(right)
     left = np.concatenate(lefts) if lefts else np.empty(0, np.int64)
     right = np.concatenate(rights) if rights else np.empty(0, np.int64)
     group, groups = groups_from_pairs(n, left, right)

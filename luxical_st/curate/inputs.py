@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from luxical_st.embedding_format import StoredRows, embeddings_of, format_of, read_stored
+from luxical_st.embedding_format import StoredRows, embeddings_of, format_of, parquet_files, read_stored
 
 
 def add_input_arguments(parser: argparse.ArgumentParser, model_help: str) -> None:
@@ -60,22 +60,31 @@ def load_model(name_or_path: str, trust_remote_code: bool, hint: str = "--trust-
 
 
 def read_input(
-    args: argparse.Namespace, parser: argparse.ArgumentParser, batch_size: int = 256
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    batch_size: int = 256,
+    texts_wanted: bool = False,
 ) -> CurateInput:
     """The input `add_input_arguments` describes; a usage error when it gives neither stored embeddings
-    nor a model and texts."""
+    nor a model and texts. Texts are read, and the model loaded, only where they are used: to embed, or
+    with `texts_wanted` (cluster labels); stored embeddings alone need neither."""
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     if not args.embedding_column and not args.model:
         parser.error("give --embedding-column, or --model and a text column")
-    table = read_stored(args.input)
+    names = pq.read_schema(parquet_files(args.input)[0]).names
     for column in (args.id_column, args.embedding_column):
-        if column and column not in table.column_names:
-            parser.error(f"{args.input} has no column {column!r} (columns: {table.column_names})")
+        if column and column not in names:
+            parser.error(f"{args.input} has no column {column!r} (columns: {names})")
+    use_texts = (not args.embedding_column or texts_wanted) and args.text_column in names
+    wanted = [args.id_column, args.embedding_column, args.text_column if use_texts else None]
+    table = read_stored(args.input, [column for column in wanted if column])
     texts = None
-    if args.text_column in table.column_names:
+    if use_texts:
         texts = text_list(table.column(args.text_column), f"{args.input}: column {args.text_column!r}")
-    model: Any = load_model(args.model, args.trust_remote_code) if args.model else None
+    use_model = args.model and (not args.embedding_column or texts_wanted)
+    model: Any = load_model(args.model, args.trust_remote_code) if use_model else None
     if args.embedding_column:
         where = f"{args.input}: column {args.embedding_column!r}"
         column = table.column(args.embedding_column)

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from luxical_st.curate.cluster import _normalized, assign, spherical_kmeans
+from luxical_st.curate.cluster import assign, spherical_kmeans
 from luxical_st.curate.dedup import DOCS_PER_CLUSTER, cluster_pairs, groups_from_pairs
 from luxical_st.embedding_format import (
     EMBEDDING_COLUMN,
@@ -87,7 +87,7 @@ def sample_embeddings(
         held += int(rows[index])
         if held >= SAMPLE_UNIT_FACTOR * size:
             break
-    parts = [_normalized(_unit_embeddings(units[i], [column], fmt)[1][:]) for i in sorted(chosen)]
+    parts = [_unit_embeddings(units[i], [column], fmt)[1][:] for i in sorted(chosen)]  # k-means normalises
     sample = np.concatenate(parts)
     return sample[np.sort(rng.choice(len(sample), min(size, len(sample)), replace=False))]
 
@@ -130,9 +130,8 @@ def cluster_pair_rows(group: Any, threshold: float, fmt: dict[str, Any] | None) 
     import pyarrow as pa
 
     stored_format = EmbeddingFormat(**fmt) if fmt else None
-    vectors = _normalized(embeddings_of(group.column("stored"), stored_format, "stored embeddings")[:])
-    nonzero = np.flatnonzero(vectors.any(axis=1))
-    left, right = cluster_pairs(vectors[nonzero], nonzero, threshold)  # row numbers within the group
+    embeddings = embeddings_of(group.column("stored"), stored_format, "stored embeddings")[:]
+    left, right = cluster_pairs(embeddings, np.arange(len(group)), threshold)  # rows of the group
     positions, similarity = group.column("position").to_numpy(), group.column("similarity").to_numpy()
     ids = group.column("id")
     return pa.table(
