@@ -113,3 +113,21 @@ def test_stored_int8_and_binary_rows_are_deduplicated_as_stored(embeddings):
     assert sum(result.group[a] >= 0 and result.group[a] == result.group[b] for a, b in planted) >= 28
     with pytest.raises(TypeError, match="slice or an index array"):
         StoredRows(fmt.quantize(embeddings), fmt)[3]
+
+
+def test_stored_columns_that_disagree_with_their_format_are_refused(embeddings):
+    import pyarrow as pa
+
+    from luxical_st.embedding_format import EmbeddingFormat, embeddings_of
+
+    fmt = EmbeddingFormat.calibrate("int8", embeddings)
+    floats = pa.array(embeddings.tolist(), pa.list_(pa.float32()))
+    with pytest.raises(ValueError, match=r"luxical_embedding\.json says"):
+        embeddings_of(floats, fmt, "column 'embedding'")
+    ragged = pa.array([[0.1, 0.2], [0.3]], pa.list_(pa.float32()))
+    with pytest.raises(ValueError, match="different or zero lengths"):
+        embeddings_of(ragged, None, "column 'embedding'")
+    with pytest.raises(ValueError, match="missing values"):
+        embeddings_of(pa.array([[0.1], None], pa.list_(pa.float32())), None, "column 'embedding'")
+    back = embeddings_of(fmt.to_arrow(fmt.quantize(embeddings)), fmt, "column 'embedding'")
+    np.testing.assert_allclose(back, fmt.dequantize(fmt.quantize(embeddings)))
