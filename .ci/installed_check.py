@@ -123,6 +123,8 @@ def main() -> None:
         examples = re.findall(r"^    (['\"].*['\"]),$", snippet, flags=re.MULTILINE)
         assert len(examples) == 3 and all(len(example.split()) >= 6 for example in examples), snippet
         run_usage_snippet(output / "model")
+        trained = SentenceTransformer(str(output / "model"), trust_remote_code=True, device="cpu")
+        trained.save(str(work / "tiny-resaved"))
         print("luxical-train --config tiny -> card with document examples -> usage snippet: ok")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 from sentence_transformers import SentenceTransformer
 
@@ -89,3 +90,27 @@ def test_bad_settings_are_refused() -> None:
         load_config(None, ["--lexical_sketch_weight", "1.5"])
     with pytest.raises(ValueError, match="lexical_sketch_dimensions"):
         load_config(None, ["--lexical_sketch_dimensions", "-4"])
+
+
+def test_every_row_is_unit_length_or_zero_when_one_half_is_empty(luxical, edge_texts: list[str]) -> None:
+    """A text whose n-grams reach no ReLU unit has an all-zero distilled half: its output is its sketch
+    alone at full length (it was 0.707 long), never a short vector that inner-product indexes misscore."""
+    model = build_model(luxical[0].tokenizer, luxical[0].ngrams, luxical[0].idf, layer_sizes=(32, 64, 16))
+    model.load_state_dict(luxical.state_dict())
+    tfidf = model[0]
+    word = "the"
+    (row,) = [
+        i for i, gram in enumerate(tfidf.ngrams) if gram[0] == tfidf.tokenizer.token_to_id(word) and gram[1] < 0
+    ]
+    weight = model[1].get_parameter("embedding.weight")
+    with torch.no_grad():
+        weight[row] = -weight[row].abs() - 1.0  # this n-gram's text reaches no first-layer unit
+    distilled = model.encode([word, "the the the"])
+    assert not distilled.any(), "the distilled half of these texts must be all zero"
+    add_lexical_sketch(model, dimensions=64, weight=0.3)
+    texts = [word, "the the the", *edge_texts]
+    out = model.encode(texts)
+    norms = np.linalg.norm(out, axis=1)
+    assert np.all((np.abs(norms - 1.0) < 1e-5) | (norms == 0.0)), norms
+    assert np.abs(norms[:2] - 1.0).max() < 1e-5 and not out[:2, :16].any()
+    assert norms[texts.index("")] == 0.0

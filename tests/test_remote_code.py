@@ -89,3 +89,48 @@ def test_evaluate_refuses_a_model_with_code_and_names_the_flag(custom_code_folde
     error = capsys.readouterr().err
     assert "my_code.Evil" in error and "--trust_remote_code" in error
     assert not (tmp_path / "eval").exists()
+
+
+def _distributions_required_by(name: str) -> set[str]:
+    """`name` and every distribution it requires, transitively (no extras), normalised names."""
+    import re
+    from importlib.metadata import PackageNotFoundError, requires
+
+    seen: set[str] = set()
+    pending = [name]
+    while pending:
+        current = re.sub(r"[-_.]+", "-", pending.pop()).lower()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            requirements = requires(current) or []
+        except PackageNotFoundError:
+            continue
+        for requirement in requirements:
+            if "extra ==" not in requirement:
+                pending.append(re.split(r"[ <>=!~;\[(]", requirement, maxsplit=1)[0])
+    return seen
+
+
+def test_remote_code_imports_only_what_sentence_transformers_brings() -> None:
+    """transformers reads every import of a remote-code file (those inside `try` excepted) before it
+    runs it, and refuses to load when one is missing: a module file that imports pyarrow breaks
+    `SentenceTransformer(repo_id, trust_remote_code=True)` wherever only sentence-transformers is
+    installed. .ci/repo_id_check.py checks the same in a venv holding nothing else."""
+    import sys
+    from importlib.metadata import packages_distributions
+
+    from transformers.dynamic_module_utils import get_imports
+
+    from luxical_st.modules.ngram_tfidf import REMOTE_CODE_FILES
+
+    allowed = _distributions_required_by("sentence-transformers")
+    modules = Path(__file__).resolve().parents[1] / "luxical_st" / "modules"
+    providers = packages_distributions()
+    for name in REMOTE_CODE_FILES:
+        for module in get_imports(modules / name):
+            if module in sys.stdlib_module_names:
+                continue
+            distributions = {d.lower().replace("_", "-") for d in providers.get(module, [])}
+            assert distributions & allowed, f"{name} imports {module}, which sentence-transformers does not bring"

@@ -11,7 +11,9 @@ sketches estimates their TF-IDF cosine (a Johnson-Lindenstrauss projection). The
 
 whose cosine is `(1 - weight) * cos(dense) + weight * cos(sketch)`: a hybrid of the distilled semantics
 and the lexical overlap of the input, in one vector that any cosine index, classifier or clustering
-uses as it is. A text with no known n-gram still embeds to all zeros.
+uses as it is. The concatenation is L2-normalised once more, so every row is unit length or all zero:
+a text whose distilled half is zero (its n-grams reach no ReLU unit) is its sketch alone, and a text
+with no known n-gram still embeds to all zeros.
 
 Kept free of luxical_st imports: this file is copied into saved models as remote code.
 """
@@ -92,9 +94,11 @@ class LexicalSketch(Module):
         flat = (bags[:, None] * self.dimensions + self.buckets[ids]).reshape(-1)
         sketch.index_add_(0, flat, weights.reshape(-1).to(sketch.device))
         sketch = functional.normalize(sketch.view(rows, self.dimensions), dim=-1)
-        features["sentence_embedding"] = torch.cat(
+        joined = torch.cat(
             [dense * (1.0 - self.weight) ** 0.5, (sketch * self.weight**0.5).to(dense.dtype)], dim=-1
         )
+        # A no-op where both halves are unit vectors; rescales a row whose one half is all zero.
+        features["sentence_embedding"] = functional.normalize(joined, dim=-1)
         return features
 
     def get_embedding_dimension(self) -> int:

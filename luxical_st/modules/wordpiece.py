@@ -258,9 +258,8 @@ class WordPieceEncoder:
             pieces = [_SURROGATE.sub("\ufffd", piece) for piece in pieces]
         arrow = self._arrow_tokenizer(tokenizer)
         if arrow is not None:
-            import pyarrow as pa
-
-            tokens = arrow.tokenize(pa.array(pieces, type=pa.string()), add_special_tokens=False)
+            arrow_tokenizer, pa = arrow
+            tokens = arrow_tokenizer.tokenize(pa.array(pieces, type=pa.string()), add_special_tokens=False)
             offsets = tokens.offsets.to_numpy()
             ids = tokens.values.to_numpy().astype(np.int64)[offsets[0] : offsets[-1]]
             return ids, np.diff(offsets)
@@ -270,17 +269,20 @@ class WordPieceEncoder:
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_arrow": {}}  # Arrow tokenizers are rebuilt where they are used
 
-    def _arrow_tokenizer(self, tokenizer: Tokenizer) -> Any:
-        """The Arrow-native twin of `tokenizer` (same ids, no Python list per token), when
-        `arrow-tokenize` is installed and `use_arrow` is on; else None."""
+    def _arrow_tokenizer(self, tokenizer: Tokenizer) -> tuple[Any, Any] | None:
+        """The Arrow-native twin of `tokenizer` (same ids, no Python list per token) and the pyarrow
+        module, when `arrow-tokenize` is installed and `use_arrow` is on; else None. Both imports sit in
+        this `try`: transformers' remote-code check skips imports inside `try`, so a saved model loads
+        by repo id where only sentence-transformers is installed."""
         if not self.use_arrow:
             return None
         key = id(tokenizer)
         if key not in self._arrow:
             try:
+                import pyarrow
                 from arrow_tokenize import ArrowTokenizer
 
-                self._arrow[key] = ArrowTokenizer(tokenizer.to_str())
+                self._arrow[key] = (ArrowTokenizer(tokenizer.to_str()), pyarrow)
             except Exception:  # not installed, or it cannot read this tokenizer: the tokenizers path
                 self._arrow[key] = None
         return self._arrow[key]
