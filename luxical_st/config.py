@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 LossName = Literal["gram_kl", "mse", "cosine"]
+HiddenInit = Literal["random", "identity"]
 TeacherDtype = Literal["auto", "float32", "bfloat16", "float16"]
 EngineName = Literal["local", "ray"]
 
@@ -205,10 +206,36 @@ class ModelConfig:
     teacher_init_norm: float = field(
         default=1.0, metadata={"help": "mean norm of the seeded n-gram rows (per sign half)"}
     )
+    hidden_init: HiddenInit = field(
+        default="random",
+        metadata={
+            "help": "start of the layers after the table: `random` (the reference), or `identity` (with "
+            "teacher_init: pass the seeded features through, so training starts from the seeded static "
+            "embedding instead of noise)"
+        },
+    )
 
     def __post_init__(self) -> None:
         _finite(self)
         sizes = self.layer_sizes
+        _require(
+            self.hidden_init in typing.get_args(HiddenInit),
+            "hidden_init",
+            f"must be one of {typing.get_args(HiddenInit)}",
+            self.hidden_init,
+        )
+        _require(
+            self.hidden_init != "identity" or self.teacher_init,
+            "hidden_init",
+            "identity needs teacher_init (there is nothing to pass through otherwise)",
+            self.hidden_init,
+        )
+        _require(
+            self.hidden_init != "identity" or min(sizes[1:-1], default=sizes[0]) >= 2 * (sizes[0] // 2),
+            "hidden_init",
+            "identity needs every middle layer at least as wide as the first",
+            sizes,
+        )
         _require(len(sizes) >= 2, "layer_sizes", "needs at least two layers", sizes)
         _require(all(size > 0 for size in sizes), "layer_sizes", "must all be positive", sizes)
         _positive(self, "teacher_init_norm")

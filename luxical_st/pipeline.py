@@ -314,10 +314,13 @@ def training_step(
         layer_sizes=config.model.layer_sizes,
         seed=config.model.model_seed,
     )
+    axes = None
     if token_embeddings is not None:
-        from luxical_st.training.teacher_init import seed_first_layer
+        from luxical_st.training.teacher_init import seed_first_layer, seed_identity_path
 
-        seed_first_layer(model, token_embeddings, row_norm=config.model.teacher_init_norm)
+        axes = seed_first_layer(model, token_embeddings, row_norm=config.model.teacher_init_norm)
+        if config.model.hidden_init == "identity":
+            seed_identity_path(model, axes.shape[1], seed=config.model.model_seed)
     targets = load_teacher_targets(targets_dir, streaming=train_config.streaming)
     examples = document_examples(itertools.islice(iter_texts(targets, "text"), _EXAMPLE_DOCUMENTS))
     luxical_card(model, training_config=config, examples=examples if len(examples) > 1 else None)
@@ -343,6 +346,10 @@ def training_step(
         gram_kl_weight=train_config.gram_kl_weight,
         lexical_kl_weight=train_config.lexical_kl_weight,
     )
+    if axes is not None and config.model.hidden_init == "identity":
+        from luxical_st.training.teacher_init import seed_projection
+
+        seed_projection(loss, axes)
     result = train_model(
         model, dataset, loss, train_config, output_dir / CHECKPOINTS_DIR, callbacks=callbacks
     )

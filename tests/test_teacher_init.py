@@ -71,3 +71,56 @@ def test_seed_first_layer_from_the_real_teacher(tokenizer) -> None:
     similarity = hidden @ hidden.T
     # The seeded first layer already places related words together, before any training.
     assert similarity[0, 1] > similarity[0, 3] and similarity[3, 4] > similarity[3, 5]
+
+
+def test_identity_start_makes_the_network_the_seeded_static_embedding(tokenizer, news_texts) -> None:
+    """With `hidden_init: identity` the untrained network computes exactly (up to the small noise of
+    the other weights) `l2norm(sum_i tfidf_i * p_i)`, p_i the seeded principal components of n-gram
+    i: the model2vec-style start is the network's function, not just its first layer."""
+    from tests.conftest import exact_ngram_vocabulary
+
+    rows = [e.ids for e in tokenizer.encode_batch(news_texts[:100], add_special_tokens=False)]
+    ngrams, counts = exact_ngram_vocabulary(rows, max_n=2, min_count=2)
+    idf = (np.log(counts.sum()) - np.log(counts)).astype(np.float32)
+    rng = np.random.default_rng(1)
+    token_embeddings = rng.normal(size=(tokenizer.get_vocab_size(), 24)).astype(np.float32)
+    model = build_model(tokenizer, ngrams, idf, layer_sizes=(16, 40, 32, 6))
+    axes = teacher_init.seed_first_layer(model, token_embeddings)
+    assert axes.shape == (24, 8)
+    table = model[1].get_parameter("embedding.weight").detach().numpy()[:, :8]
+
+    texts = [text for text in news_texts[100:140] if text.strip()][:20]
+    features = model[0].preprocess(texts)
+    bounds = [*features["offsets"].tolist(), len(features["input_ids"])]
+    ids, weights = features["input_ids"].numpy(), features["per_sample_weights"].numpy()
+    static = np.stack([weights[a:b] @ table[ids[a:b]] for a, b in zip(bounds, bounds[1:], strict=False)])
+    expected = static[:, :6] / np.linalg.norm(static[:, :6], axis=1, keepdims=True)
+
+    teacher_init.seed_identity_path(model, axes.shape[1], noise=0.0)
+    np.testing.assert_allclose(model.encode(texts), expected, atol=1e-5)
+    teacher_init.seed_identity_path(model, axes.shape[1], noise=0.1)
+    noisy = model.encode(texts)
+    assert np.min(np.sum(noisy * expected, axis=1)) > 0.95
+    # Every weight is non-zero, so every unit learns.
+    assert all(
+        (module.linear.weight != 0).float().mean() > 0.99
+        for module in list(model)[3:]
+        if hasattr(module, "linear")
+    )
+    with pytest.raises(ValueError, match="at least 16 wide"):
+        teacher_init.seed_identity_path(build_model(tokenizer, ngrams, idf, layer_sizes=(16, 8, 6)), 8)
+
+
+def test_identity_start_needs_a_seeded_table_and_wide_middle_layers() -> None:
+    from luxical_st.config import load_config
+
+    with pytest.raises(ValueError, match="hidden_init"):
+        load_config(None, ["--hidden_init", "identity"])
+    with pytest.raises(ValueError, match="hidden_init"):
+        load_config(
+            None, ["--hidden_init", "identity", "--teacher_init", "true", "--layer_sizes", "64", "32", "8"]
+        )
+    with pytest.raises(ValueError, match="hidden_init"):
+        load_config(None, ["--hidden_init", "zeros"])
+    config = load_config(None, ["--hidden_init", "identity", "--teacher_init", "true"])
+    assert config.model.hidden_init == "identity"

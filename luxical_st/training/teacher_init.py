@@ -74,21 +74,37 @@ def ngram_embeddings(ngrams: np.ndarray, token_embeddings: np.ndarray) -> np.nda
     return sums / np.maximum(present.sum(axis=1, keepdims=True), 1).astype(np.float32)
 
 
-def first_layer_seed(vectors: np.ndarray, width: int, row_norm: float = 1.0) -> np.ndarray:
+def principal_axes(vectors: np.ndarray, components: int) -> np.ndarray:
+    """(dim, components) float64: the leading principal axes of (rows, dim) `vectors`, from the
+    (dim x dim) covariance (cheap for millions of rows)."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    centred = vectors - vectors.mean(axis=0)
+    _, eigenvectors = np.linalg.eigh(centred.T @ centred)
+    return np.ascontiguousarray(eigenvectors[:, ::-1][:, :components])
+
+
+def seed_components(vectors: np.ndarray, width: int) -> int:
+    """Principal components a first layer `width` wide holds (each with both signs)."""
+    return min(width // 2, np.shape(vectors)[1], max(len(vectors) - 1, 1))
+
+
+def first_layer_seed(
+    vectors: np.ndarray, width: int, row_norm: float = 1.0, axes: np.ndarray | None = None
+) -> np.ndarray:
     """(n-grams, width) float32 first-layer rows from (n-grams, dim) teacher-side vectors.
 
     The rows hold the top `width // 2` principal components twice, as `[p, -p]`: after the layer's
     ReLU the pair is `[max(p, 0), max(-p, 0)]`, so no sign is lost. An odd `width` gets one zero
     column. Rows are scaled to `row_norm` on average, well above the per-step size of Adam updates.
+    `axes` (from `principal_axes`) may be given when the caller needs them too.
     """
     if width < 2:
         raise ValueError(f"the first layer needs at least 2 outputs to seed, got {width}")
     vectors = np.asarray(vectors, dtype=np.float64)
-    components = min(width // 2, vectors.shape[1], max(len(vectors) - 1, 1))
-    centred = vectors - vectors.mean(axis=0)
-    # Principal axes from the (dim x dim) covariance: cheap for millions of rows.
-    _, eigenvectors = np.linalg.eigh(centred.T @ centred)
-    projected = centred @ eigenvectors[:, ::-1][:, :components]
+    components = seed_components(vectors, width)
+    if axes is None:
+        axes = principal_axes(vectors, components)
+    projected = (vectors - vectors.mean(axis=0)) @ axes[:, :components]
     mean_norm = float(np.linalg.norm(projected, axis=1).mean()) or 1.0
     projected *= row_norm / mean_norm
     seed = np.zeros((len(vectors), width), dtype=np.float32)
@@ -97,12 +113,84 @@ def first_layer_seed(vectors: np.ndarray, width: int, row_norm: float = 1.0) -> 
     return seed
 
 
-def seed_first_layer(model: SentenceTransformer, token_embeddings: np.ndarray, row_norm: float = 1.0) -> None:
-    """Overwrite the first layer of a Luxical `model` (in place) with teacher-derived rows."""
+def seed_first_layer(
+    model: SentenceTransformer, token_embeddings: np.ndarray, row_norm: float = 1.0
+) -> np.ndarray:
+    """Overwrite the first layer of a Luxical `model` (in place) with teacher-derived rows; returns
+    the (teacher dim, components) principal axes the rows hold, for `seed_identity_path`."""
     tfidf, first = model[0], model[1]
     if not isinstance(tfidf, NgramTfidf):
         raise TypeError(f"a Luxical model starts with NgramTfidf, this one with {type(tfidf).__name__}")
     weight = first.get_parameter("embedding.weight")
-    seed = first_layer_seed(ngram_embeddings(tfidf.ngrams, token_embeddings), weight.shape[1], row_norm)
+    vectors = ngram_embeddings(tfidf.ngrams, token_embeddings)
+    axes = principal_axes(vectors, seed_components(vectors, weight.shape[1]))
+    seed = first_layer_seed(vectors, weight.shape[1], row_norm, axes=axes)
     with torch.no_grad():
         weight.copy_(torch.from_numpy(seed))
+    return axes
+
+
+def seed_identity_path(
+    model: SentenceTransformer, components: int, noise: float = 0.1, seed: int = 0
+) -> None:
+    """Make the layers after a seeded first layer pass its features through (in place), so the
+    network's initial function is the seeded static embedding itself, not noise on top of it.
+
+    The first layer's output is `[max(p, 0), max(-p, 0)]` (`components` wide each, see
+    `first_layer_seed`). Every middle layer starts as the identity on those `2 * components` units
+    (ReLU keeps non-negative values exactly) and the last layer as `[I, -I]`, which gives back `p`
+    (its leading `min(components, out)` principal components). All other weights are the default
+    uniform init scaled by `noise`: small, but not zero, so every unit is alive and learns.
+    The initial output is then `l2norm(sum_i tfidf_i * pca(mean token embedding of n-gram i))`: a
+    model2vec-style static embedding with TF-IDF weights, from which distillation starts.
+    """
+    from sentence_transformers.base.modules import Dense
+
+    denses = [module for module in model if isinstance(module, Dense)]
+    if not denses:
+        raise ValueError("the model has no layers after its first one to seed")
+    features = 2 * components
+    generator = torch.Generator().manual_seed(seed)
+    for index, dense in enumerate(denses):
+        weight = dense.linear.weight
+        out_width, in_width = weight.shape
+        is_last = index == len(denses) - 1
+        if not is_last and out_width < features:
+            raise ValueError(
+                f"hidden layer {index + 1} is {out_width} wide: an identity start needs every middle layer "
+                f"at least {features} wide (twice the seeded components)"
+            )
+        bound = noise / np.sqrt(in_width)
+        start = (torch.rand(weight.shape, generator=generator) * 2 - 1) * bound
+        if is_last:
+            kept = min(components, out_width)
+            rows = torch.arange(kept)
+            start[rows, rows] += 1.0
+            start[rows, rows + components] -= 1.0
+        else:
+            diagonal = torch.arange(features)
+            start[diagonal, diagonal] += 1.0
+        with torch.no_grad():
+            weight.copy_(start.to(weight.dtype))
+
+
+def seed_projection(loss: torch.nn.Module, axes: np.ndarray, noise: float = 0.1, seed: int = 0) -> None:
+    """Start an embedding-distillation loss's learned student -> teacher projection (in place) at the
+    principal axes the identity-seeded student outputs (`seed_identity_path`), so the first steps
+    refine the seeded embedding instead of fitting a random map through it. A loss without a
+    projection is left as it is."""
+    projection = getattr(loss, "projection", None)
+    if not isinstance(projection, torch.nn.Linear):
+        return
+    weight = projection.weight  # (teacher dim, student dim)
+    teacher_dim, student_dim = weight.shape
+    if axes.shape[0] != teacher_dim:
+        raise ValueError(f"principal axes of {axes.shape[0]} dims for a {teacher_dim}-dim teacher")
+    kept = min(axes.shape[1], student_dim)
+    generator = torch.Generator().manual_seed(seed)
+    start = (torch.rand(weight.shape, generator=generator) * 2 - 1) * (noise / np.sqrt(student_dim))
+    start[:, :kept] += torch.from_numpy(axes[:, :kept]).to(start.dtype)
+    with torch.no_grad():
+        weight.copy_(start.to(weight.dtype))
+        if projection.bias is not None:
+            projection.bias.zero_()
