@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -93,7 +95,7 @@ def test_identity_start_makes_the_network_the_seeded_static_embedding(tokenizer,
     features = model[0].preprocess(texts)
     bounds = [*features["offsets"].tolist(), len(features["input_ids"])]
     ids, weights = features["input_ids"].numpy(), features["per_sample_weights"].numpy()
-    static = np.stack([weights[a:b] @ table[ids[a:b]] for a, b in zip(bounds, bounds[1:], strict=False)])
+    static = np.stack([weights[a:b] @ table[ids[a:b]] for a, b in itertools.pairwise(bounds)])
     expected = static[:, :6] / np.linalg.norm(static[:, :6], axis=1, keepdims=True)
 
     teacher_init.seed_identity_path(model, axes.shape[1], noise=0.0)
