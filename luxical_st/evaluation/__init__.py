@@ -92,10 +92,13 @@ def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
 
     paths = model_specs(args.model)
     models = {name: load_model(path, device=args.device) for name, path in paths.items()}
+    _add_distilled_rows(models, paths)
     results: dict[str, Any] = {
         "command": " ".join(shlex.quote(part) for part in sys.argv),
         "arguments": asdict(args),
-        "models": {name: {"path": path, "facts": model_facts(models[name])} for name, path in paths.items()},
+        "models": {
+            name: {"path": paths[name], "facts": model_facts(model)} for name, model in models.items()
+        },
         "mteb": None,
         "edu": None,
         "speed": None,
@@ -124,6 +127,25 @@ def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
     print(markdown_table(results))
     print("Wrote " + ", ".join(str(path) for path in written.values()))
     return results
+
+
+def _add_distilled_rows(models: dict[str, Any], paths: dict[str, str]) -> None:
+    """Beside every model whose output mixes its input back in (a `LexicalSketch`), its distilled
+    network alone, labelled `<label>-distilled`: the sketch lifts the output, and this row shows what
+    distillation itself learned (in place, right after the full model)."""
+    from luxical_st.evaluation.baselines import BASELINE_PREFIX, DISTILLED, is_baseline, without_sketch
+
+    for name in list(models):
+        distilled = without_sketch(models[name])
+        label = f"{name}-{DISTILLED}"
+        if distilled is None or label in models or is_baseline(paths[name]):
+            continue
+        entries = list(models.items())
+        position = [key for key, _ in entries].index(name) + 1
+        entries.insert(position, (label, distilled))
+        models.clear()
+        models.update(entries)
+        paths[label] = f"{BASELINE_PREFIX}{DISTILLED}:{paths[name]}"
 
 
 def _run_mteb(args: EvaluationArguments, models: dict[str, Any], paths: dict[str, str]) -> dict[str, Any]:

@@ -18,9 +18,12 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules.module import Module
 from tokenizers import Tokenizer
 
+from luxical_st.loading import load_sentence_transformer, remote_code_allowed
 from luxical_st.modules import NgramTfidf
 
 BASELINE_PREFIX = "baseline:"
+# `baseline:distilled:PATH`, and the label suffix of the row evaluate.py adds for a model with a sketch.
+DISTILLED = "distilled"
 
 
 class DenseTfidf(Module):
@@ -88,10 +91,28 @@ def tfidf_baseline(
 
 def luxical_tfidf_baseline(model_path: str) -> SentenceTransformer:
     """The TF-IDF input of a saved Luxical model (its vocabulary and IDF): what its MLP adds to."""
-    luxical = SentenceTransformer(model_path, device="cpu", trust_remote_code=True)
+    luxical = load_sentence_transformer(model_path, remote_code_allowed(model_path))
     if type(luxical[0]).__name__ != NgramTfidf.__name__:
         raise ValueError(f"{model_path} is not a Luxical model (it does not start with NgramTfidf)")
     return tfidf_model(luxical[0])  # type: ignore[arg-type]
+
+
+def without_sketch(model: SentenceTransformer) -> SentenceTransformer | None:
+    """The distilled network of a Luxical model whose output ends in a `LexicalSketch` (its modules
+    before the sketch, shared, not copied): what distillation alone learned. None without a sketch."""
+    modules = list(model)
+    if not modules or type(modules[-1]).__name__ != "LexicalSketch":
+        return None
+    return SentenceTransformer(modules=modules[:-1], device=str(model.device))
+
+
+def distilled_baseline(model_path: str) -> SentenceTransformer:
+    """`baseline:distilled:PATH`: the Luxical model at PATH without its lexical sketch."""
+    luxical = SentenceTransformer(model_path, device="cpu", trust_remote_code=True)
+    distilled = without_sketch(luxical)
+    if distilled is None:
+        raise ValueError(f"{model_path} has no LexicalSketch: its output is already the distilled network")
+    return distilled
 
 
 def model2vec_baseline(teacher: str | None = None, pca_dims: int = 256) -> SentenceTransformer:
@@ -118,7 +139,8 @@ BASELINES: dict[str, Callable[[], Any]] = {
     "tfidf": lambda: tfidf_baseline(_quickstart_texts()),
     "model2vec": model2vec_baseline,
 }
-"""`baseline:NAME`; `baseline:tfidf:PATH` is the TF-IDF input of the Luxical model at PATH."""
+"""`baseline:NAME`; `baseline:tfidf:PATH` is the TF-IDF input of the Luxical model at PATH,
+`baseline:distilled:PATH` its distilled network alone (no lexical sketch)."""
 
 
 def is_baseline(spec: str) -> bool:
@@ -130,10 +152,12 @@ def build_baseline(spec: str) -> Any:
     name, _, argument = spec[len(BASELINE_PREFIX) :].partition(":")
     if name == "tfidf" and argument:
         return luxical_tfidf_baseline(argument)
+    if name == DISTILLED and argument:
+        return distilled_baseline(argument)
     if name not in BASELINES or argument:
         raise ValueError(
             f"unknown baseline {spec[len(BASELINE_PREFIX) :]!r} in {spec!r}; choose one of "
-            f"{sorted(BASELINES)} or tfidf:PATH"
+            f"{sorted(BASELINES)}, tfidf:PATH or {DISTILLED}:PATH"
         )
     return BASELINES[name]()
 

@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 
 from luxical_st.evaluation.baselines import build_baseline, is_baseline, model_revision
 from luxical_st.evaluation.tasks import OFFLINE_TASKS, offline_tasks, task_category
+from luxical_st.loading import load_sentence_transformer, remote_code_allowed
 
 LUXICAL_LICENSE = "apache-2.0"
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
@@ -35,7 +36,7 @@ def load_model(name_or_path: str, device: str = "cpu") -> SentenceTransformer:
     code), or a `baseline:NAME` built on the spot."""
     if is_baseline(name_or_path):
         return build_baseline(name_or_path).to(device)
-    return SentenceTransformer(name_or_path, device=device, trust_remote_code=True)
+    return load_sentence_transformer(name_or_path, remote_code_allowed(name_or_path), device=device)
 
 
 def is_luxical(model: SentenceTransformer) -> bool:
