@@ -92,8 +92,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             trust_remote_code=args.trust_remote_code,
             max_units=args.max_units,
         )
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        print(f"luxical-embed: {' '.join(str(error).split())}", file=sys.stderr)
+    except (ValueError, TypeError, OSError) as error:  # OSError: a file, or a Hub id not reachable
+        message = " ".join(str(error).split())
+        if not isinstance(error, FileNotFoundError) and isinstance(error, OSError):
+            from pathlib import Path
+
+            if not Path(args.model).exists():
+                message = (
+                    f"--model {args.model} is no local folder, and loading it from the Hub failed: {message}"
+                )
+        print(f"luxical-embed: {message}", file=sys.stderr)
         return 1
     print(json.dumps(summary))
     return 0

@@ -170,7 +170,7 @@ def test_bad_input_gives_clear_errors(ray_local, model_path, corpus, tmp_path, c
     late = tmp_path / "late-null.parquet"
     texts = ["a real sentence"] * 60 + [None] + ["another one"] * 9
     pq.write_table(pa.table({"id": [str(i) for i in range(70)], "text": texts}), late, row_group_size=20)
-    with pytest.raises(ValueError, match=r"1 of 4 units failed.*null in row 0"):  # found by an actor
+    with pytest.raises(ValueError, match=r"1 of 4 units failed.*null in row 60"):  # by an actor
         embed(str(late), tmp_path / "late", model_path, workers=1, unit_rows=20)
     assert len(list((tmp_path / "late").glob("late-null*.parquet"))) == 3
     numbers = tmp_path / "numbers.jsonl"
@@ -191,3 +191,83 @@ def test_bad_input_gives_clear_errors(ray_local, model_path, corpus, tmp_path, c
     assert main([*argv, "--trust-remote-code"]) == 1
     err = capsys.readouterr().err
     assert "luxical-embed:" in err and "no column 'body'" in err
+
+
+@pytest.fixture(scope="module")
+def small_corpus(news_texts, tmp_path_factory) -> Path:
+    """40 news articles with ids, in parquet row groups of 10."""
+    path = tmp_path_factory.mktemp("small") / "small.parquet"
+    pq.write_table(pa.table({"id": [f"s-{i}" for i in range(40)], "text": news_texts[:40]}), path, 10)
+    return path
+
+
+def test_finished_folder_refuses_a_rerun_with_another_model_or_precision(
+    ray_local, tokenizer, news_texts, model_path, small_corpus, tmp_path, capsys
+):
+    output = tmp_path / "out"
+    assert embed(str(small_corpus), output, model_path, workers=1)["rows"] == 40
+    other_model = save_small_model(tokenizer, news_texts[:150], tmp_path / "other", (32, 64, 24), seed=9)
+    with pytest.raises(ValueError, match=r"finished run with other settings \(precision: 'float32' then"):
+        embed(str(small_corpus), output, model_path, precision="int8")
+    with pytest.raises(ValueError, match=r"finished run with other settings \(model: "):
+        embed(str(small_corpus), output, other_model)
+    from luxical_st.embed import main
+
+    argv = [str(small_corpus), str(output), "--model", model_path, "--trust-remote-code"]
+    assert main([*argv, "--precision", "int8"]) == 1
+    assert "precision: 'float32' then, 'int8' now" in capsys.readouterr().err
+    assert EmbeddingFormat.load(output).precision == "float32"  # the folder is untouched
+    assert embed(str(small_corpus), output, model_path)["rows"] == 40  # the same command: still done
+
+
+def test_input_rewritten_between_kill_and_resume_is_refused(ray_local, model_path, news_texts, tmp_path):
+    source = tmp_path / "docs.parquet"
+    pq.write_table(pa.table({"id": [f"d-{i}" for i in range(40)], "text": news_texts[:40]}), source, 10)
+    output = tmp_path / "out"
+    assert (
+        embed(str(source), output, model_path, workers=1, unit_rows=10, max_units=1)["units_remaining"] == 3
+    )
+    rewritten = news_texts[100:160]
+    pq.write_table(pa.table({"id": [f"d-{i}" for i in range(60)], "text": rewritten}), source, 10)
+    with pytest.raises(ValueError, match=rf"input changed since part of a run.*{source}: size"):
+        embed(str(source), output, model_path, workers=1)
+    assert len(list(output.glob("docs*.parquet"))) == 1  # nothing more was written
+
+    jsonl = tmp_path / "docs.jsonl"
+    jsonl.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(news_texts[:20])))
+    embed(str(jsonl), tmp_path / "j", model_path, workers=1, unit_bytes=20_000, max_units=1)
+    same_size = jsonl.read_text().replace("the", "THE")  # same length, other content
+    jsonl.write_text(same_size)
+    with pytest.raises(ValueError, match=rf"{jsonl}: content changed"):
+        embed(str(jsonl), tmp_path / "j", model_path, workers=1)
+
+
+def test_refused_first_run_leaves_nothing_and_rows_are_file_rows(
+    ray_local, model_path, small_corpus, tmp_path
+):
+    output = tmp_path / "out"
+    with pytest.raises(ValueError, match="no column 'body'"):
+        embed(str(small_corpus), output, model_path, text_column="body")
+    assert not (output / "embed_plan.json").exists() and not list(output.glob("*"))
+    assert embed(str(small_corpus), output, model_path, workers=1)["rows"] == 40  # the corrected command
+
+    records = [{"id": i, "text": None if i == 47 else f"document number {i}"} for i in range(60)]
+    jsonl = tmp_path / "late.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in records[:30]) + "\n\n" + "".join(
+        json.dumps(r) + "\n" for r in records[30:]
+    ))  # fmt: skip
+    with pytest.raises(ValueError, match=r"late.jsonl: text column 'text' is null in row 47"):
+        embed(str(jsonl), tmp_path / "j", model_path, workers=1, unit_bytes=500)
+
+
+def test_mistyped_local_paths_say_they_do_not_exist(model_path, small_corpus, tmp_path, capsys):
+    from luxical_st.embed import main
+
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        embed("dta/docs.parquet", tmp_path / "a", model_path)
+    with pytest.raises(FileNotFoundError, match="no such local folder"):
+        embed(str(small_corpus), tmp_path / "b", str(tmp_path / "modle"))
+    assert main([str(tmp_path / "missing" / "docs.parquet"), str(tmp_path / "c"), "--model", model_path]) == 1
+    err = capsys.readouterr().err
+    assert "docs.parquet does not exist" in err and "Traceback" not in err and "offline" not in err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()

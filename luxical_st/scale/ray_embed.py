@@ -14,24 +14,28 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from luxical_st.embedding_format import FORMAT_FILE, PRECISIONS, EmbeddingFormat
+from luxical_st.fingerprint import fingerprints
 
 from .encoder import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, BatchEncoder, calibrate
 from .units import (
     COMPLETE_FILE,
     DEFAULT_UNIT_BYTES,
     DEFAULT_UNIT_ROWS,
+    PLAN_FILE,
     PLAN_VERSION,
     list_input_files,
     load_or_save_plan,
+    looks_local,
     pending_units,
     plan_units,
     read_unit,
+    unit_first_row,
     write_atomic_parquet,
 )
 
@@ -66,8 +70,10 @@ def peak_rss_mib() -> float:
     return 0.0
 
 
-def text_array(table: Any, column: str, where: str) -> Any:
-    """The string column `column` of a pyarrow table; a clear error when absent, not text, or null."""
+def text_array(table: Any, column: str, where: str, first_row: Callable[[], int] | int = 0) -> Any:
+    """The string column `column` of a pyarrow table; a clear error when absent, not text, or null.
+    `first_row` (or a function giving it, called only for the message) is the table's first row number
+    in the file `where` names, so a null is reported at its row in the file."""
     import pyarrow as pa
 
     if column not in table.column_names:
@@ -76,7 +82,7 @@ def text_array(table: Any, column: str, where: str) -> Any:
     if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
         raise TypeError(f"{where}: text column {column!r} holds {values.type}, not strings")
     if values.null_count:
-        row = values.is_null().index(True).as_py()
+        row = values.is_null().index(True).as_py() + (first_row() if callable(first_row) else first_row)
         raise TypeError(f"{where}: text column {column!r} is null in row {row}")
     return values
 
@@ -148,12 +154,14 @@ class UnitEmbedder(LuxicalEmbedder):
     def _tables(self, unit: dict[str, Any]) -> Iterator[Any]:
         import pyarrow as pa
 
-        where = f"{unit['path']} (unit {unit['name']})"
+        where, done = unit["path"], 0
         for table in read_unit(unit, [self.id_column, self.text_column], READ_BATCH_ROWS):
-            texts = text_array(table, self.text_column, where)
+            texts = text_array(table, self.text_column, where, _row_of(unit, done))
             ids = table.column(self.id_column)
             if ids.null_count:
-                raise ValueError(f"{where}: id column {self.id_column!r} has null values")
+                row = ids.is_null().index(True).as_py() + _row_of(unit, done)()
+                raise ValueError(f"{where}: id column {self.id_column!r} is null in row {row}")
+            done += table.num_rows
             columns = {self.id_column: ids.cast(pa.string())}
             columns.update(self.encoder.columns(texts.to_pylist()))
             yield pa.table(columns)
@@ -200,12 +208,19 @@ class UnitEmbedder(LuxicalEmbedder):
         )
 
 
+def _row_of(unit: dict[str, Any], done: int) -> Callable[[], int]:
+    """A function giving the file row number of the unit's row `done` (asked only for a message)."""
+    return lambda: unit_first_row(unit) + done
+
+
 def _first_texts(units: Sequence[dict[str, Any]], text_column: str, count: int) -> list[str]:
     """Up to `count` texts from the first units (the calibration sample; also checks the text column)."""
     texts: list[str] = []
     for unit in units:
+        done = 0
         for table in read_unit(unit, [text_column], READ_BATCH_ROWS):
-            texts += text_array(table, text_column, unit["path"]).to_pylist()
+            texts += text_array(table, text_column, unit["path"], _row_of(unit, done)).to_pylist()
+            done += table.num_rows
             if len(texts) >= count:
                 return texts[:count]
     return texts
@@ -242,10 +257,9 @@ def embed_files(
 
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    _check_model_path(model)
     check_remote_code(model, trust_remote_code, "--trust-remote-code")
     output = Path(output_dir)
-    if (output / COMPLETE_FILE).is_file():
-        return json.loads((output / COMPLETE_FILE).read_text(encoding="utf-8"))
     settings = {
         "version": PLAN_VERSION,
         "source": source,
@@ -256,13 +270,18 @@ def embed_files(
         "precision": precision,
         "heads": [str(h) for h in heads],
     }
-    if (output / "embed_plan.json").is_file():
+    if (output / PLAN_FILE).is_file():  # a rerun: refused if the settings or an input file changed
         plan = load_or_save_plan(output, {**settings, "units": []})
-    else:
-        units = plan_units(list_input_files(source, data_files), unit_rows, unit_bytes)
-        plan = load_or_save_plan(output, {**settings, "units": units})
+        if (output / COMPLETE_FILE).is_file():
+            return dict(json.loads((output / COMPLETE_FILE).read_text(encoding="utf-8")))
+        fmt = _embedding_format(output, plan["units"], model, precision, text_column, reuse=True)
+    else:  # a fresh run: nothing is written before the input was read and the format calibrated
+        files = list_input_files(source, data_files)
+        planned = plan_units(files, unit_rows, unit_bytes)
+        fmt = _embedding_format(output, planned, model, precision, text_column, reuse=False)
+        plan = load_or_save_plan(output, {**settings, "files": fingerprints(files), "units": planned})
+        fmt.save(output)
     units = plan["units"]
-    fmt = _embedding_format(output, plan, model, precision, text_column)
     todo = pending_units(output, units)
     if max_units is not None:
         todo = todo[:max_units]
@@ -327,21 +346,32 @@ def embed_files(
 
 
 def _embedding_format(
-    output: Path, plan: dict[str, Any], model: str, precision: str, text_column: str
+    output: Path,
+    units: Sequence[dict[str, Any]],
+    model: str,
+    precision: str,
+    text_column: str,
+    reuse: bool,
 ) -> EmbeddingFormat:
-    """The run's format: the saved sidecar on a rerun, else calibrated on the first unit's texts."""
-    if (output / FORMAT_FILE).is_file():
+    """The run's format: the saved sidecar on a rerun (`reuse`), else calibrated on the first unit's
+    texts (saved by the caller)."""
+    if reuse and (output / FORMAT_FILE).is_file():
         return EmbeddingFormat.load(output)
-    encoder = BatchEncoder(model, threads=None)
     wanted = CALIBRATION_DOCUMENTS if precision in ("int8", "uint8") else 2  # others need no ranges
-    texts = _first_texts(plan["units"], text_column, wanted)
+    texts = _first_texts(units, text_column, wanted)  # a missing or bad text column is found here
     if len(texts) < 2:
         if precision in ("int8", "uint8"):
             raise ValueError(f"{precision} ranges need at least two documents; the input has {len(texts)}")
         texts += [f"dimension probe {i}" for i in range(2 - len(texts))]  # only the width is needed
-    fmt = calibrate(encoder, texts, precision)
-    fmt.save(output)
-    return fmt
+    encoder = BatchEncoder(model, threads=None)
+    return calibrate(encoder, texts, precision)
+
+
+def _check_model_path(model: str) -> None:
+    """A clear error for a model path that does not exist (not a Hub lookup of a mistyped path)."""
+    parent = Path(model).parent
+    if not Path(model).exists() and (looks_local(model) or (parent != Path(".") and parent.is_dir())):
+        raise FileNotFoundError(f"--model {model}: no such local folder (nor a Hub id `org/name`)")
 
 
 def _count_rows(output: Path, units: Sequence[dict[str, Any]]) -> int:

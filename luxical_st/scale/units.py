@@ -33,6 +33,8 @@ PLAN_VERSION = 1
 DEFAULT_UNIT_ROWS = 10_000
 DEFAULT_UNIT_BYTES = 64 * 2**20
 TMP_PREFIX = ".tmp-"
+# Plan entries that are records of the input, not settings: compared on their own.
+PLAN_RECORDS = ("units", "files")
 
 
 def _format(path: str) -> str | None:
@@ -52,6 +54,18 @@ def _open(path: str, mode: str = "rb") -> Any:
     return open(path, mode)
 
 
+def looks_local(name: str) -> bool:
+    """Whether `name` can only mean a local path (not a Hub id `org/name`): absolute, starting with `.`
+    or `~`, more than one `/`, a backslash, or a data file suffix."""
+    return (
+        Path(name).is_absolute()
+        or name.startswith((".", "~"))
+        or name.count("/") > 1
+        or "\\" in name
+        or _format(name) is not None
+    )
+
+
 def list_input_files(source: str, data_files: str | None = None) -> list[str]:
     """The parquet/JSONL files of a file, folder, glob or Hub dataset id, sorted."""
     path = Path(source)
@@ -61,6 +75,8 @@ def list_input_files(source: str, data_files: str | None = None) -> list[str]:
         files = sorted(str(p) for p in path.rglob("*") if p.is_file() and _format(p.name))
     elif any(ch in source for ch in "*?[") and "://" not in source:
         files = sorted(p for p in glob.glob(source, recursive=True) if Path(p).is_file())
+    elif "://" not in source and looks_local(source):
+        raise FileNotFoundError(f"{source} does not exist (no such local file or folder)")
     elif "://" in source or re.fullmatch(r"[\w.-]+/[\w.-]+", source):
         from huggingface_hub import HfFileSystem
 
@@ -68,7 +84,13 @@ def list_input_files(source: str, data_files: str | None = None) -> list[str]:
         fs = HfFileSystem()
         base = root.removeprefix("hf://")
         pattern = data_files or "**"
-        found = sorted(fs.glob(f"{base}/{pattern}"))
+        try:
+            found = sorted(fs.glob(f"{base}/{pattern}"))
+        except Exception as error:  # offline, unknown repo, no access: one line, not a traceback
+            raise FileNotFoundError(
+                f"{source} is no local file or folder, and listing it as a Hub dataset failed: "
+                f"{type(error).__name__}: {' '.join(str(error).split())[:300]}"
+            ) from None
         files = [f"hf://{p}" for p in found if _format(p) == "parquet"] or [
             f"hf://{p}" for p in found if _format(p) == "jsonl"
         ]
@@ -156,6 +178,33 @@ def _jsonl_lines(unit: dict[str, Any]) -> Iterator[bytes]:
             yield line
 
 
+def _lines_before(unit: dict[str, Any], blank: bool) -> int:
+    """How many lines of the unit's JSONL file come before its first (`blank`: counting blank lines)."""
+    if unit["stop"] == -1 or unit["start"] == 0:
+        return 0
+    count = position = 0
+    with _open(unit["path"]) as handle:
+        while position < unit["start"]:  # the lines that start before the unit's range
+            line = handle.readline()
+            if not line:
+                break
+            position += len(line)
+            count += bool(blank or line.strip())
+    return count
+
+
+def unit_first_row(unit: dict[str, Any]) -> int:
+    """The row number in its file of the unit's first row (0-based; a JSONL file's rows are its
+    non-blank lines), for messages that point at a row. Reads metadata or the file's head: for errors."""
+    if unit["format"] == "parquet":
+        import pyarrow.parquet as pq
+
+        with _open(unit["path"]) as handle:
+            metadata = pq.ParquetFile(handle).metadata
+        return sum(metadata.row_group(group).num_rows for group in range(unit["start"]))
+    return _lines_before(unit, blank=False)
+
+
 def read_unit(unit: dict[str, Any], columns: Sequence[str], batch_rows: int = 1024) -> Iterator[Any]:
     """The unit's rows as pyarrow Tables of `columns` (at most `batch_rows` rows each)."""
     import pyarrow as pa
@@ -180,8 +229,8 @@ def read_unit(unit: dict[str, Any], columns: Sequence[str], batch_rows: int = 10
         try:
             record = json.loads(line)
         except ValueError as error:
-            where = f"{unit['path']}: line {number + 1} of unit {unit['name']}"
-            raise ValueError(f"{where} is not JSON") from error
+            line_number = _lines_before(unit, blank=True) + number + 1
+            raise ValueError(f"{unit['path']}: line {line_number} is not JSON") from error
         missing = [c for c in columns if c not in record]
         if missing:
             raise ValueError(f"{unit['path']} has no column {missing[0]!r}; a record has {sorted(record)}")
@@ -207,20 +256,39 @@ def write_atomic_parquet(path: Path, tables: Iterator[Any], schema: Any) -> int:
     return rows
 
 
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def load_or_save_plan(output_dir: Path, plan: dict[str, Any]) -> dict[str, Any]:
-    """The plan saved in `output_dir` (refused if its settings differ from `plan`'s), or `plan`, saved."""
+    """The plan saved in `output_dir`, or `plan`, saved. A saved plan is refused if its settings differ
+    from `plan`'s (the message names each changed setting) or if an input file it fingerprinted
+    (`plan["files"]`, {path: `file_fingerprint`}) changed since (the message names the file)."""
+    from luxical_st.fingerprint import check_unchanged
+
     path = output_dir / PLAN_FILE
     if path.is_file():
         saved = json.loads(path.read_text(encoding="utf-8"))
-        settings = {k: v for k, v in plan.items() if k != "units"}
-        previous = {k: v for k, v in saved.items() if k != "units"}
+        settings = {k: v for k, v in plan.items() if k not in PLAN_RECORDS}
+        previous = {k: v for k, v in saved.items() if k not in PLAN_RECORDS}
+        run = "a finished" if (output_dir / COMPLETE_FILE).is_file() else "part of a"
         if settings != previous:
             keys = settings.keys() | previous.keys()
-            changed = sorted(k for k in keys if settings.get(k) != previous.get(k))
+            changed = [
+                f"{k}: {_shown(previous.get(k))} then, {_shown(settings.get(k))} now"
+                for k in sorted(keys)
+                if settings.get(k) != previous.get(k)
+            ]
             raise ValueError(
-                f"{output_dir} holds part of a run with other settings ({', '.join(changed)}): "
+                f"{output_dir} holds {run} run with other settings ({'; '.join(changed)}): "
                 "use another output folder or delete that one"
             )
+        check_unchanged(
+            saved.get("files") or {},
+            f"{run} run in {output_dir}",
+            "Use another output folder or delete that one to start afresh",
+        )
         return dict(saved)
     output_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(TMP_PREFIX + path.name)
