@@ -124,3 +124,26 @@ def test_a_partial_run_resumes_and_a_new_threshold_reuses_the_assignments(ray_lo
     assert all(p.stat().st_mtime_ns == t for p, t in first_two.items())
     with pytest.raises(ValueError, match="other settings"):
         ray_semantic_dedup(str(folder), tmp_path / "run", **{**settings, "k": 4})
+
+
+def test_a_rerun_over_changed_stored_embeddings_is_refused_naming_the_file(ray_local, stored, tmp_path):
+    import shutil
+
+    folder = tmp_path / "stored"
+    shutil.copytree(stored[0], folder)
+    first = ray_semantic_dedup(str(folder), tmp_path / "run", threshold=0.95, k=1)
+    table = pq.read_table(folder / "part-1.parquet")  # the shard rewritten: every row a copy of its first
+    copies = pa.table(
+        {"id": table.column("id"), "embedding": pa.repeat(table.column("embedding")[0], len(table))}
+    )
+    pq.write_table(copies.cast(table.schema), folder / "part-1.parquet", row_group_size=40)
+    with pytest.raises(ValueError, match=r"input changed since.*part-1\.parquet"):
+        ray_semantic_dedup(str(folder), tmp_path / "run", threshold=0.95, k=1)
+    assert (
+        ray_semantic_dedup(str(folder), tmp_path / "new", threshold=0.95, k=1)["removed"] > first["removed"]
+    )
+    fmt = json.loads((folder / "luxical_embedding.json").read_text())
+    fmt["ranges"][1][0] += 1.0
+    (folder / "luxical_embedding.json").write_text(json.dumps(fmt))
+    with pytest.raises(ValueError, match=r"input changed since.*luxical_embedding\.json"):
+        ray_semantic_dedup(str(folder), tmp_path / "new", threshold=0.95, k=1)

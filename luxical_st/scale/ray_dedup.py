@@ -18,7 +18,8 @@ Resumable: the plan (units of row groups and the settings), the centroids and ea
 (`assigned/<unit>.parquet`: ids, positions, clusters and the stored values, a copy of the input's size)
 are kept in OUTPUT_DIR and written atomically. A rerun after a kill assigns only the missing units, then
 redoes the shuffle and the pairs; a rerun with another `--threshold` or `--keep` reuses every
-assignment; one with other settings (k, sample, seed, columns, source) is refused.
+assignment; one with other settings (k, sample, seed, columns, source) is refused, and so is one
+whose stored embeddings (a shard or the format file, fingerprinted in the plan) changed since.
 """
 
 from __future__ import annotations
@@ -40,11 +41,13 @@ from luxical_st.curate.cluster import assign, spherical_kmeans
 from luxical_st.curate.dedup import DOCS_PER_CLUSTER, cluster_pairs, groups_from_pairs
 from luxical_st.embedding_format import (
     EMBEDDING_COLUMN,
+    FORMAT_FILE,
     EmbeddingFormat,
     embeddings_of,
     format_of,
     parquet_files,
 )
+from luxical_st.fingerprint import fingerprints
 
 from .ray_embed import init_ray
 from .units import (
@@ -173,7 +176,8 @@ def ray_semantic_dedup(
     started = time.perf_counter()
     fmt = format_of(source)
     output = Path(output_dir)
-    units = plan_units([str(path) for path in parquet_files(source)])
+    files = [str(path) for path in parquet_files(source)]
+    units = plan_units(files)
     offsets = np.cumsum([0] + [int(unit["rows"]) for unit in units])
     n = int(offsets[-1])
     k = max(1, min(n, k or round(n / DOCS_PER_CLUSTER)))
@@ -183,8 +187,11 @@ def ray_semantic_dedup(
         **settings,
         "units": [{**u, "offset": int(o)} for u, o in zip(units, offsets, strict=False)],
     }
-    if (output / PLAN_FILE).is_file():
-        plan = load_or_save_plan(output, plan)  # a rerun: the saved plan, refused if settings changed
+    if (output / PLAN_FILE).is_file():  # a rerun: the saved plan, refused if settings or inputs changed
+        plan = load_or_save_plan(output, plan)
+    else:  # the stored embeddings' fingerprints: a rerun over changed ones is refused, naming the file
+        folder = Path(source) if Path(source).is_dir() else Path(source).parent
+        plan["files"] = fingerprints(files + ([str(folder / FORMAT_FILE)] if fmt is not None else []))
     saved = output / CENTROIDS_FILE  # k-means once per run, so every rerun assigns alike
     if saved.is_file():
         centroids = np.load(saved)
