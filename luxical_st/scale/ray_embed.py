@@ -315,8 +315,8 @@ def embed_files(
         failed = [row for row in written if row["error"]]
         if failed:
             raise ValueError(
-                f"{len(failed)} of {len(todo)} units failed (their shards are not written; the others "
-                f"are, and a rerun after fixing the input does only the failed ones); "
+                f"{len(failed)} of {len(todo)} units failed (their shards are not written, the others "
+                f"are; an input fixed in place is refused here as changed: embed it into a new folder); "
                 f"first: {failed[0]['error']}"
             )
     elapsed = time.perf_counter() - started
