@@ -238,6 +238,7 @@ def write_model_card(
     speed: Mapping[str, float] | None = None,
     model_id: str | None = None,
     model: SentenceTransformer | None = None,
+    trust_remote_code: bool = False,
     **card_data: Any,
 ) -> Path:
     """(Re)write README.md of a saved Luxical model folder; returns its path.
@@ -266,7 +267,9 @@ def write_model_card(
         inputs["evaluation_results"] = read_json(inputs["evaluation_results"])
 
     if model is None:
-        model = SentenceTransformer(str(folder), trust_remote_code=True, device="cpu")
+        from luxical_st.loading import load_sentence_transformer
+
+        model = load_sentence_transformer(folder, trust_remote_code)
         card = attach_model_card(model, **inputs)
     else:
         card = luxical_card(model, **inputs)

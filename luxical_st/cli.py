@@ -109,7 +109,7 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     from transformers import HfArgumentParser
 
     from luxical_st.evaluation import EvaluationArguments, model_specs, run_evaluation
-    from luxical_st.remote_code import RemoteCodeArguments, check_models
+    from luxical_st.remote_code import RemoteCodeArguments, RemoteCodeRefusedError, check_models
 
     parser = HfArgumentParser((EvaluationArguments, RemoteCodeArguments))  # type: ignore[arg-type]
     args, trust = parser.parse_args_into_dataclasses(args=None if argv is None else list(argv))
@@ -118,7 +118,11 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         print(f"luxical-evaluate: {error}", file=sys.stderr)
         return 2
-    run_evaluation(args)
+    try:  # what the early check cannot see, sentence-transformers / transformers refuse as they load
+        run_evaluation(args)
+    except RemoteCodeRefusedError as error:
+        print(f"luxical-evaluate: {error.opt_in_with('--trust_remote_code')}", file=sys.stderr)
+        return 2
     return 0
 
 

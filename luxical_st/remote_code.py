@@ -5,7 +5,9 @@ sentence-transformers runs a model's own code when `trust_remote_code=True` is p
 outside `sentence_transformers.*` named in `modules.json`, and transformers' `auto_map` classes named in
 a `config.json` or `tokenizer_config.json`. The teacher loader and evaluate.py pass that flag, so they
 ask `check_remote_code` first, which refuses unless the user opted in (`trust_remote_code: true` in a
-training config, `--trust_remote_code` for evaluate.py).
+training config, `--trust_remote_code` for evaluate.py). This is an early refusal with a clear message,
+not the gate: every model is loaded by `luxical_st.loading.load_sentence_transformer`, which passes the
+user's own flag down to sentence-transformers and transformers.
 
 One exception needs no opt-in: a local folder holding a Luxical model whose module files are
 byte-identical to this luxical-st's own `luxical_st/modules` (every model this installation saves):
@@ -26,7 +28,34 @@ from luxical_st.modules.ngram_tfidf import REMOTE_CODE_FILES
 LUXICAL_MODULE_TYPES = frozenset(
     {"ngram_tfidf.NgramTfidf", "sparse_dense.SparseDense", "lexical_sketch.LexicalSketch"}
 )
-_CODE_CONFIGS = ("config.json", "tokenizer_config.json")
+# The configs read for an early refusal; the loader passes the user's flag down for every other file.
+_CODE_CONFIGS = (
+    "config.json",
+    "tokenizer_config.json",
+    "processor_config.json",
+    "preprocessor_config.json",
+    "feature_extractor_config.json",
+    "image_processor_config.json",
+    "video_preprocessor_config.json",
+)
+
+
+class RemoteCodeRefusedError(ValueError):
+    """Loading a model would run code it ships, and the user did not opt in (the message says how)."""
+
+    def __init__(self, name_or_path: str, reasons: str, how_to_opt_in: str) -> None:
+        self.name_or_path, self.reasons, self.how_to_opt_in = name_or_path, reasons, how_to_opt_in
+        super().__init__(
+            f"{name_or_path} ships Python code that loading it would run ({reasons}). "
+            f"Inspect that code; to run it, opt in with {how_to_opt_in}"
+        )
+
+    def __reduce__(self) -> Any:  # pickles (Ray sends errors between processes)
+        return type(self), (self.name_or_path, self.reasons, self.how_to_opt_in)
+
+    def opt_in_with(self, how_to_opt_in: str) -> RemoteCodeRefusedError:
+        """The same refusal naming another switch (a command line's flag for the library's argument)."""
+        return RemoteCodeRefusedError(self.name_or_path, self.reasons, how_to_opt_in)
 
 
 def _reader(name_or_path: str) -> Any:
@@ -54,7 +83,7 @@ def _reader(name_or_path: str) -> Any:
     return read_hub
 
 
-def _is_own_luxical_code(folder: Path) -> bool:
+def is_own_luxical_code(folder: Path) -> bool:
     """Whether a local folder's Luxical module files are exactly this luxical-st's own."""
     here = Path(__file__).parent / "modules"
     present = [name for name in REMOTE_CODE_FILES if (folder / name).is_file()]
@@ -64,6 +93,24 @@ def _is_own_luxical_code(folder: Path) -> bool:
         return all((folder / name).read_bytes() == (here / name).read_bytes() for name in present)
     except OSError:
         return False
+
+
+def _code_elsewhere(settings: Any, name_or_path: str, prefix: str) -> list[str]:
+    """The auto_map code of a folder a module's sentence_bert_config.json takes its tokenizer from."""
+    reasons = []
+    for key in ("tokenizer_name_or_path", "processor_name_or_path"):
+        elsewhere = settings.get(key) if isinstance(settings, dict) else None
+        if not isinstance(elsewhere, str) or elsewhere in ("", name_or_path):
+            continue
+        read = _reader(elsewhere)
+        for name in _CODE_CONFIGS:
+            config = read(name)
+            if isinstance(config, dict) and config.get("auto_map"):
+                reasons.append(
+                    f"{prefix}sentence_bert_config.json takes its {key.split('_')[0]} from {elsewhere}, "
+                    f"whose {name} maps classes to its own code (auto_map)"
+                )
+    return reasons
 
 
 def remote_code_in(name_or_path: str) -> list[str]:
@@ -81,13 +128,15 @@ def remote_code_in(name_or_path: str) -> list[str]:
     )
     folders = {str(entry.get("path") or "") for entry in entries} or {""}
     for sub in sorted(folders):
+        prefix = f"{sub}/" if sub else ""
         for name in _CODE_CONFIGS:
-            config = read(f"{sub}/{name}" if sub else name)
+            config = read(prefix + name)
             if isinstance(config, dict) and config.get("auto_map"):
-                reasons.append(f"{sub + '/' if sub else ''}{name} maps classes to its own code (auto_map)")
+                reasons.append(f"{prefix}{name} maps classes to its own code (auto_map)")
+        reasons += _code_elsewhere(read(prefix + "sentence_bert_config.json"), name_or_path, prefix)
     if custom and set(custom) <= LUXICAL_MODULE_TYPES and not reasons:
         folder = Path(name_or_path)
-        if folder.is_dir() and _is_own_luxical_code(folder):
+        if folder.is_dir() and is_own_luxical_code(folder):
             return []
         where = "a Hub repo" if not folder.is_dir() else "saved by another luxical-st version, or edited"
         return [
@@ -107,10 +156,7 @@ def check_remote_code(name_or_path: str, trust_remote_code: bool, how_to_opt_in:
         return
     reasons = remote_code_in(str(name_or_path))
     if reasons:
-        raise ValueError(
-            f"{name_or_path} ships Python code that loading it would run ({'; '.join(reasons)}). "
-            f"Inspect that code; to run it, opt in with {how_to_opt_in}"
-        )
+        raise RemoteCodeRefusedError(str(name_or_path), "; ".join(reasons), how_to_opt_in)
 
 
 @dataclass
@@ -127,7 +173,19 @@ class RemoteCodeArguments:
 
 
 def check_models(paths: Iterable[str], trust_remote_code: bool) -> None:
-    """Check the models evaluate.py loads (folders or Hub ids; `baseline:` specs are built, not loaded)."""
+    """Check the models evaluate.py loads (folders or Hub ids, and the folder of a `baseline:NAME:PATH`;
+    other `baseline:` specs are built, not loaded). With `trust_remote_code` the user's opt-in is recorded
+    for each of them (`luxical_st.loading.allow_remote_code`), for the loaders deep inside the evaluation."""
+    from luxical_st.loading import allow_remote_code
+
+    loaded = []
     for path in paths:
-        if not path.startswith("baseline:"):
-            check_remote_code(path, trust_remote_code, "--trust_remote_code")
+        if path.startswith("baseline:"):
+            argument = path[len("baseline:") :].partition(":")[2]
+            if not argument:
+                continue
+            path = argument
+        check_remote_code(path, trust_remote_code, "--trust_remote_code")
+        loaded.append(path)
+    if trust_remote_code:
+        allow_remote_code(loaded)

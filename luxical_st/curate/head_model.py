@@ -164,14 +164,12 @@ class ClassifierHead:
                 raise ValueError(
                     "this head has no embedding model reference; pass embeddings, or set_encoder"
                 )
-            from sentence_transformers import SentenceTransformer
+            from luxical_st.loading import load_sentence_transformer
 
-            from luxical_st.remote_code import check_remote_code
-
-            check_remote_code(
-                self.model, self.trust_remote_code, "trust_remote_code=True (--trust-remote-code)"
+            hint = "trust_remote_code=True (--trust-remote-code)"
+            self.set_encoder(
+                load_sentence_transformer(self.model, self.trust_remote_code, how_to_opt_in=hint)
             )
-            self.set_encoder(SentenceTransformer(self.model, device="cpu", trust_remote_code=True))
         return self._encoder
 
     def set_encoder(self, encoder: Any) -> None:

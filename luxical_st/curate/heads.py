@@ -223,16 +223,20 @@ def train_head(
     labels: Sequence[Any],
     batch_size: int = 256,
     reference: str | None = None,
+    trust_remote_code: bool = False,
     **kwargs: Any,
 ) -> ClassifierHead:
     """Embed `texts` with `model` (a folder or Hub id, or a loaded SentenceTransformer with its folder or
     Hub id as `reference`) and `fit_head` on them; the head keeps the reference and the model's probe
-    embedding. kwargs go to `fit_head`."""
-    from sentence_transformers import SentenceTransformer
+    embedding. A model that ships its own code loads only with `trust_remote_code`. kwargs go to
+    `fit_head`."""
+    from luxical_st.loading import load_sentence_transformer
 
     if isinstance(model, str | Path):
         reference = reference or str(model)
-        encoder = SentenceTransformer(str(model), device="cpu", trust_remote_code=True)
+        encoder = load_sentence_transformer(
+            str(model), trust_remote_code, how_to_opt_in="--trust-remote-code"
+        )
     else:
         encoder = model
     embeddings = encoder.encode(
@@ -257,7 +261,8 @@ def _train(args: argparse.Namespace) -> None:
         keep = np.sort(np.random.default_rng(args.seed).permutation(len(texts))[: args.max_docs])
         texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
     head = train_head(
-        args.model, texts, labels, batch_size=args.batch_size, task=args.task, kind=args.kind,
+        args.model, texts, labels, batch_size=args.batch_size, trust_remote_code=args.trust_remote_code,
+        task=args.task, kind=args.kind,
         test_fraction=args.test_fraction, calibration_fraction=args.calibration_fraction,
         binarize_at=args.binarize_at, seed=args.seed, c=args.c, hidden=args.hidden, fasttext=args.fasttext,
     )  # fmt: skip

@@ -51,12 +51,9 @@ def text_list(column: Any, where: str) -> list[str]:
 def load_model(name_or_path: str, trust_remote_code: bool, hint: str = "--trust-remote-code") -> Any:
     """The SentenceTransformer at a folder or Hub id, on the CPU; one that ships its own code (a Hub
     Luxical model) loads only when `trust_remote_code` (`hint` names the switch in the error)."""
-    from sentence_transformers import SentenceTransformer
+    from luxical_st.loading import load_sentence_transformer
 
-    from luxical_st.remote_code import check_remote_code
-
-    check_remote_code(name_or_path, trust_remote_code, hint)
-    return SentenceTransformer(name_or_path, device="cpu", trust_remote_code=True)
+    return load_sentence_transformer(name_or_path, trust_remote_code, how_to_opt_in=hint)
 
 
 def read_input(
@@ -71,6 +68,8 @@ def read_input(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from luxical_st.remote_code import RemoteCodeRefusedError
+
     if not args.embedding_column and not args.model:
         parser.error("give --embedding-column, or --model and a text column")
     names = pq.read_schema(parquet_files(args.input)[0]).names
@@ -84,7 +83,10 @@ def read_input(
     if use_texts:
         texts = text_list(table.column(args.text_column), f"{args.input}: column {args.text_column!r}")
     use_model = args.model and (not args.embedding_column or texts_wanted)
-    model: Any = load_model(args.model, args.trust_remote_code) if use_model else None
+    try:
+        model: Any = load_model(args.model, args.trust_remote_code) if use_model else None
+    except RemoteCodeRefusedError as error:
+        parser.error(str(error))
     if args.embedding_column:
         where = f"{args.input}: column {args.embedding_column!r}"
         column = table.column(args.embedding_column)

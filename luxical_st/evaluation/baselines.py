@@ -108,7 +108,7 @@ def without_sketch(model: SentenceTransformer) -> SentenceTransformer | None:
 
 def distilled_baseline(model_path: str) -> SentenceTransformer:
     """`baseline:distilled:PATH`: the Luxical model at PATH without its lexical sketch."""
-    luxical = SentenceTransformer(model_path, device="cpu", trust_remote_code=True)
+    luxical = load_sentence_transformer(model_path, remote_code_allowed(model_path))
     distilled = without_sketch(luxical)
     if distilled is None:
         raise ValueError(f"{model_path} has no LexicalSketch: its output is already the distilled network")

@@ -8,7 +8,12 @@
     LocalPipelineExecutor(
         [
             JsonlReader("corpus/"),
-            LuxicalEmbed("DatologyAI/luxical-one", precision="float16", output_folder="embeddings/"),
+            LuxicalEmbed(
+                "DatologyAI/luxical-one",  # a Hub model runs its own code: only with your opt-in
+                precision="float16",
+                output_folder="embeddings/",
+                trust_remote_code=True,
+            ),
             LuxicalHeadFilter("heads/edu", label="high", threshold=0.7),
             JsonlWriter("kept/", adapter=shallow_adapter),
         ],
@@ -19,6 +24,8 @@ Both steps load the model lazily, once per worker process (never in `__init__`, 
 executor), and batch documents by text bytes, so memory follows the batch's bytes, not its row count. The
 embedding goes into `doc.metadata` (a list in the stored precision) and/or a parquet side output, one shard
 per rank with id, embedding and head scores (`datatrove_shards`), in the format every scale-out path writes.
+Like every loader of luxical-st, neither step runs code a model ships unless `trust_remote_code=True`
+(this luxical-st's own Luxical folders need no opt-in); a model that would is refused when the step is built.
 """
 
 from __future__ import annotations
@@ -125,6 +132,13 @@ class _LuxicalStep:
         self.trust_remote_code = trust_remote_code
         self._encoder = None
 
+    def _check_model(self, model: str | None) -> None:
+        """Refuse now, not in a worker, a model that would run its own code without the opt-in."""
+        from luxical_st.remote_code import check_remote_code
+
+        if model is not None:
+            check_remote_code(model, self.trust_remote_code, "trust_remote_code=True")
+
 
 class LuxicalEmbed(_LuxicalStep, PipelineStep):
     """Embed every document with a Luxical model; store the embedding in `doc.metadata[metadata_key]`
@@ -149,7 +163,7 @@ class LuxicalEmbed(_LuxicalStep, PipelineStep):
         threads: int | None = 1,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         batch_documents: int = DEFAULT_BATCH_SIZE,
-        trust_remote_code: bool = True,
+        trust_remote_code: bool = False,
     ):
         super().__init__()
         if isinstance(precision, str) and precision in ("int8", "uint8"):
@@ -167,6 +181,7 @@ class LuxicalEmbed(_LuxicalStep, PipelineStep):
         self.metadata_key = metadata_key
         self.heads = [str(head) for head in heads]
         self._set_encoding(threads, batch_bytes, batch_documents, trust_remote_code)
+        self._check_model(self.model)
 
     def encoder(self) -> BatchEncoder:
         """The BatchEncoder of this worker (the model loaded at first use, once per process)."""
@@ -251,7 +266,7 @@ class LuxicalHeadFilter(_LuxicalStep, BaseFilter):
         threads: int | None = 1,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         batch_documents: int = DEFAULT_BATCH_SIZE,
-        trust_remote_code: bool = True,
+        trust_remote_code: bool = False,
     ):
         super().__init__(exclusion_writer=exclusion_writer)
         # a loaded head travels without its encoder (a whole model) to the workers
@@ -266,6 +281,7 @@ class LuxicalHeadFilter(_LuxicalStep, BaseFilter):
         self.embedding_format = embedding_format
         self.model = None if model is None else str(model)
         self._set_encoding(threads, batch_bytes, batch_documents, trust_remote_code)
+        self._check_model(self.model)
         self._head: Any = None
         self._column: int | None = None
         self._score_key: str | None = None
@@ -409,7 +425,7 @@ class LuxicalHeadFilter(_LuxicalStep, BaseFilter):
 _ENCODERS: dict[tuple[str, bool], BatchEncoder] = {}
 
 
-def shared_encoder(model: str, threads: int | None = None, trust_remote_code: bool = True) -> BatchEncoder:
+def shared_encoder(model: str, threads: int | None = None, trust_remote_code: bool = False) -> BatchEncoder:
     """The float32 BatchEncoder of `model` in this process, loaded once: datatrove runs a fresh copy of the
     pipeline for every rank, a worker may run several ranks, and both steps may use the same model.
     `threads` (torch's, for the whole process) is set whenever given."""

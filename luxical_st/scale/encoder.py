@@ -74,7 +74,7 @@ class BatchEncoder:
         threads: int | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
-        trust_remote_code: bool = True,
+        trust_remote_code: bool = False,
         device: str = "cpu",
     ) -> None:
         import torch
@@ -88,13 +88,10 @@ class BatchEncoder:
         self.batch_size = batch_size
         self.batch_bytes = batch_bytes
         if isinstance(model, (str, Path)):
-            from sentence_transformers import SentenceTransformer
-
-            from luxical_st.remote_code import check_remote_code
+            from luxical_st.loading import load_sentence_transformer
 
             self.model_name = str(model)
-            check_remote_code(self.model_name, trust_remote_code, "trust_remote_code=True")
-            self.model = SentenceTransformer(self.model_name, device=device, trust_remote_code=True)
+            self.model = load_sentence_transformer(self.model_name, trust_remote_code, device=device)
         else:
             self.model = model
             self.model_name = ""

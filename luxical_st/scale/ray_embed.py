@@ -102,7 +102,7 @@ class LuxicalEmbedder:
         threads: int | None = 1,
         batch_size: int = DEFAULT_BATCH_SIZE,
         batch_bytes: int = DEFAULT_BATCH_BYTES,
-        trust_remote_code: bool = True,
+        trust_remote_code: bool = False,
     ) -> None:
         if isinstance(fmt, dict):
             ranges = fmt.get("ranges")
@@ -274,11 +274,11 @@ def embed_files(
         plan = load_or_save_plan(output, {**settings, "units": []})
         if (output / COMPLETE_FILE).is_file():
             return dict(json.loads((output / COMPLETE_FILE).read_text(encoding="utf-8")))
-        fmt = _embedding_format(output, plan["units"], model, precision, text_column, reuse=True)
+        fmt = _embedding_format(output, plan["units"], model, precision, text_column, True, trust_remote_code)
     else:  # a fresh run: nothing is written before the input was read and the format calibrated
         files = list_input_files(source, data_files)
         planned = plan_units(files, unit_rows, unit_bytes)
-        fmt = _embedding_format(output, planned, model, precision, text_column, reuse=False)
+        fmt = _embedding_format(output, planned, model, precision, text_column, False, trust_remote_code)
         plan = load_or_save_plan(output, {**settings, "files": fingerprints(files), "units": planned})
         fmt.save(output)
     units = plan["units"]
@@ -304,7 +304,7 @@ def embed_files(
                 "threads": threads_per_worker,
                 "batch_size": batch_size,
                 "batch_bytes": batch_bytes,
-                "trust_remote_code": True,  # checked above, in the driver
+                "trust_remote_code": trust_remote_code,
             },
             batch_format="pyarrow",
             batch_size=1,
@@ -352,6 +352,7 @@ def _embedding_format(
     precision: str,
     text_column: str,
     reuse: bool,
+    trust_remote_code: bool = False,
 ) -> EmbeddingFormat:
     """The run's format: the saved sidecar on a rerun (`reuse`), else calibrated on the first unit's
     texts (saved by the caller)."""
@@ -363,7 +364,7 @@ def _embedding_format(
         if precision in ("int8", "uint8"):
             raise ValueError(f"{precision} ranges need at least two documents; the input has {len(texts)}")
         texts += [f"dimension probe {i}" for i in range(2 - len(texts))]  # only the width is needed
-    encoder = BatchEncoder(model, threads=None)
+    encoder = BatchEncoder(model, threads=None, trust_remote_code=trust_remote_code)
     return calibrate(encoder, texts, precision)
 
 
