@@ -55,20 +55,34 @@ def fingerprints(paths: Iterable[str | os.PathLike[str]]) -> dict[str, dict[str,
     return {os.fspath(path): file_fingerprint(path) for path in paths}
 
 
+def describe_changes(
+    before: Mapping[str, Mapping[str, Any]], now: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """Descriptions ("PATH: what changed") of the files whose fingerprint differs between two records."""
+    changes: list[str] = []
+    for path in sorted(before.keys() | now.keys()):
+        old, new = before.get(path), now.get(path)
+        if old is None:
+            changes.append(f"{path}: a new file")
+        elif new is None:
+            changes.append(f"{path}: gone")
+        elif new.get("size") != old.get("size"):
+            changes.append(f"{path}: size {old.get('size')} -> {new.get('size')} bytes")
+        elif dict(new) != dict(old):
+            changes.append(f"{path}: content changed (same size)")
+    return changes
+
+
 def changed_files(recorded: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Descriptions ("PATH: what changed") of the recorded files whose content is no longer the same."""
     changes: list[str] = []
-    for path, before in recorded.items():
+    now: dict[str, dict[str, Any]] = {}
+    for path in recorded:
         try:
-            now = file_fingerprint(path)
+            now[path] = file_fingerprint(path)
         except (OSError, ValueError) as error:
             changes.append(f"{path}: no longer readable ({type(error).__name__}: {error})")
-            continue
-        if now.get("size") != before.get("size"):
-            changes.append(f"{path}: size {before.get('size')} -> {now.get('size')} bytes")
-        elif now != dict(before):
-            changes.append(f"{path}: content changed (same size)")
-    return changes
+    return changes + describe_changes({p: f for p, f in recorded.items() if p in now}, now)
 
 
 def check_unchanged(recorded: Mapping[str, Mapping[str, Any]], made: str, remedy: str) -> None:

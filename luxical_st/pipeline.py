@@ -69,6 +69,8 @@ _NEUTRAL_KEYS = frozenset(
         "trust_remote_code",  # permission to load the teacher, not a property of the targets
     }
 )
+# In a step's signature: {path: fingerprint} of the local corpus files the step read.
+CORPUS_FILES_KEY = "corpus_files"
 # The config sections each artifact depends on.
 _STEP_SECTIONS = {
     "targets": ("corpus", "teacher"),
@@ -79,11 +81,19 @@ _STEP_SECTIONS = {
 
 
 def step_signature(config: PipelineConfig, step: str) -> dict[str, Any]:
-    """The config values that determine the artifact of `step`."""
+    """The config values that determine the artifact of `step`, and for a step that reads a local corpus
+    the content fingerprints of its files (`CORPUS_FILES_KEY`), so a corpus changed in place is noticed."""
+    from luxical_st.data.corpus import local_corpus_files
+    from luxical_st.fingerprint import fingerprints
+
     signature: dict[str, Any] = {}
     for section in _STEP_SECTIONS[step]:
         signature.update(dataclasses.asdict(getattr(config, section)))
-    return {key: value for key, value in signature.items() if key not in _NEUTRAL_KEYS}
+    signature = {key: value for key, value in signature.items() if key not in _NEUTRAL_KEYS}
+    files = local_corpus_files(config.corpus.corpus) if "corpus" in _STEP_SECTIONS[step] else []
+    if files:
+        signature[CORPUS_FILES_KEY] = fingerprints(files)
+    return signature
 
 
 class PipelineState:
@@ -102,9 +112,15 @@ class PipelineState:
             changed = sorted(
                 key for key in signature.keys() | recorded.keys() if signature.get(key) != recorded.get(key)
             )
+            what = f"with other values of {', '.join(changed)}"
+            if CORPUS_FILES_KEY in changed:  # name the changed corpus files
+                from luxical_st.fingerprint import describe_changes
+
+                before, now = recorded.get(CORPUS_FILES_KEY) or {}, signature.get(CORPUS_FILES_KEY) or {}
+                what += f" (the corpus changed since: {'; '.join(describe_changes(before, now)[:3])})"
             raise ValueError(
-                f"the {step} artifact in {self.path.parent} was made with other values of "
-                f"{', '.join(changed)}; use a new output_dir or delete that artifact to redo the step"
+                f"the {step} artifact in {self.path.parent} was made {what}; "
+                "use a new output_dir or delete that artifact to redo the step"
             )
         self.steps[step] = signature
         tmp = self.path.with_suffix(".tmp")

@@ -223,6 +223,17 @@ def _local_data_files(path: Path) -> tuple[str, list[str]]:
     return formats.pop() or "", [str(p) for p in files]
 
 
+def local_corpus_files(path_or_id: str) -> list[str]:
+    """The files a local corpus (a file, a folder of data files, a `save_to_disk` folder) is read from;
+    empty for the quickstart blend and Hub ids. Their fingerprints go into the pipeline's step records."""
+    path = Path(path_or_id)
+    if path_or_id == "quickstart" or not path.exists():
+        return []
+    if path.is_dir() and (path / "state.json").is_file():
+        return sorted(str(p) for p in path.rglob("*") if p.is_file())
+    return _local_data_files(path)[1]
+
+
 def _load_raw(
     path_or_id: str, split: str, streaming: bool, data_files: str | list[str] | None
 ) -> datasets.Dataset | datasets.IterableDataset:

@@ -1,0 +1,41 @@
+"""The pipeline's run record: a local corpus changed in place since an artifact was built from it is
+noticed, and the rerun refused naming the changed file (no training run: the step records only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from luxical_st.config import load_config
+from luxical_st.pipeline import TARGETS_DIR, PipelineState, step_signature
+
+TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+
+
+def write_corpus(path: Path, texts: list[str]) -> None:
+    path.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(texts)))
+
+
+def test_a_corpus_file_changed_since_the_targets_is_refused_by_name(tmp_path, news_texts):
+    corpus = tmp_path / "docs.jsonl"
+    write_corpus(corpus, news_texts[:40])
+    config = load_config(TINY, ["--output_dir", str(tmp_path / "run"), "--corpus", str(corpus)])
+    output = tmp_path / "run"
+    output.mkdir()
+    (output / TARGETS_DIR).mkdir()  # targets built from the 40-document file
+    PipelineState(output).claim("targets", step_signature(config, "targets"), False)
+    PipelineState(output).claim("vocabulary", step_signature(config, "vocabulary"), False)
+    original = corpus.read_text()
+    PipelineState(output).claim("targets", step_signature(config, "targets"), True)  # unchanged: fine
+
+    write_corpus(corpus, news_texts[:400])  # the file fixed in place
+    with pytest.raises(ValueError, match=rf"targets artifact .* corpus changed since: {corpus}: size"):
+        PipelineState(output).claim("targets", step_signature(config, "targets"), True)
+    corpus.write_text(original.replace("the", "THE"))  # same size, other content
+    with pytest.raises(ValueError, match=rf"vocabulary artifact .* {corpus}: content changed"):
+        PipelineState(output).claim("vocabulary", step_signature(config, "vocabulary"), True)
+    quickstart = load_config(TINY, ["--output_dir", str(output)])
+    assert "corpus_files" not in step_signature(quickstart, "targets")  # the built-in blend: no files
+    assert "corpus_files" not in step_signature(config, "token_embeddings")  # reads no corpus
