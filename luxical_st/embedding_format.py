@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import glob
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,25 @@ class EmbeddingFormat:
             self.ranges is None or any(len(row) != self.dimensions for row in self.ranges)
         ):
             raise ValueError(f"{self.precision} needs ranges of shape (2, {self.dimensions})")
+        if isinstance(self.dimensions, bool) or not isinstance(self.dimensions, int) or self.dimensions < 1:
+            raise ValueError(f"dimensions must be a positive integer, got {self.dimensions!r}")
+        if self.ranges is not None:
+            try:
+                ranges = np.asarray(self.ranges, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError("ranges must be two rows of numbers") from None
+            if ranges.shape != (2, self.dimensions):
+                raise ValueError(f"ranges must have shape (2, {self.dimensions}), got {ranges.shape}")
+            if not np.isfinite(ranges).all():
+                bad = int(np.flatnonzero(~np.isfinite(ranges).all(0))[0])
+                raise ValueError(
+                    f"ranges must be finite numbers; dimension {bad} has {ranges[:, bad].tolist()}"
+                )
+            if (ranges[0] > ranges[1]).any():
+                bad = int(np.flatnonzero(ranges[0] > ranges[1])[0])
+                raise ValueError(
+                    f"ranges must have start <= end; dimension {bad} has {ranges[:, bad].tolist()}"
+                )
 
     @classmethod
     def calibrate(cls, precision: str, calibration: np.ndarray, model: str = "") -> EmbeddingFormat:
@@ -127,14 +146,29 @@ class EmbeddingFormat:
         path = Path(folder) / FORMAT_FILE
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found: is {folder} an embedding output folder?")
-        data = json.loads(path.read_text())
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise ValueError(f"{path} is damaged (not JSON: {error})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} is damaged: a JSON object was expected, got {type(data).__name__}")
         if data.get("format_version") != FORMAT_VERSION:
             raise ValueError(
                 f"{path}: format_version {data.get('format_version')}, expected {FORMAT_VERSION}"
             )
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown key {unknown[0]!r} (known keys: {sorted(known)})")
+        missing = sorted(name for name in ("precision", "dimensions") if name not in data)
+        if missing:
+            raise ValueError(f"{path}: missing key {missing[0]!r}")
         ranges = data.get("ranges")
-        data["ranges"] = None if ranges is None else tuple(tuple(row) for row in ranges)
-        return cls(**data)
+        try:
+            data["ranges"] = None if ranges is None else tuple(tuple(row) for row in ranges)
+            return cls(**data)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: {error}") from None
 
 
 class StoredRows:

@@ -71,6 +71,33 @@ def test_bad_formats_are_refused(embeddings, tmp_path):
         EmbeddingFormat.load(tmp_path)
 
 
+def test_damaged_or_crafted_format_files_are_refused_naming_the_file(embeddings, tmp_path):
+    import json
+    import re
+
+    good = json.loads(EmbeddingFormat.calibrate("int8", embeddings, model="m").save(tmp_path).read_text())
+    path = re.escape(str(tmp_path / FORMAT_FILE))
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        ranges = [list(good["ranges"][0]), list(good["ranges"][1])]
+        ranges[1][3] = bad
+        (tmp_path / FORMAT_FILE).write_text(json.dumps({**good, "ranges": ranges}))  # NaN, Infinity
+        with pytest.raises(ValueError, match=rf"{path}: ranges must be finite numbers; dimension 3"):
+            EmbeddingFormat.load(tmp_path)
+    (tmp_path / FORMAT_FILE).write_text(json.dumps({**good, "compression": "zstd"}))
+    with pytest.raises(ValueError, match=rf"{path}: unknown key 'compression'"):
+        EmbeddingFormat.load(tmp_path)
+    (tmp_path / FORMAT_FILE).write_text(json.dumps(good)[:-20])
+    with pytest.raises(ValueError, match=rf"{path} is damaged"):
+        EmbeddingFormat.load(tmp_path)
+    (tmp_path / FORMAT_FILE).write_text(json.dumps({**good, "dimensions": "24"}))
+    with pytest.raises(ValueError, match=path):
+        EmbeddingFormat.load(tmp_path)
+    swapped = {**good, "ranges": [good["ranges"][1], good["ranges"][0]]}
+    (tmp_path / FORMAT_FILE).write_text(json.dumps(swapped))
+    with pytest.raises(ValueError, match="start <= end"):
+        EmbeddingFormat.load(tmp_path)
+
+
 def test_byte_batches_bound_bytes_not_rows():
     lengths = [3000] * 10 + [10_000_000] + [3000] * 5
     slices = byte_batches(lengths, batch_bytes=10_000, batch_size=256)
