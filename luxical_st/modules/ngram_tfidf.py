@@ -117,6 +117,12 @@ class NgramTfidf(InputModule):
     def get_embedding_dimension(self) -> int:
         return self.num_features
 
+    def on_model_ready(self, model: Any) -> None:
+        """Check the target folder of `model.save` before anything is written (see `_CheckedSave`)."""
+        super().on_model_ready(model)
+        if not isinstance(model.__dict__.get("save"), _CheckedSave):
+            object.__setattr__(model, "save", _CheckedSave(model))
+
     def first_layer(
         self,
         out_features: int,
@@ -291,23 +297,43 @@ def _check_texts(inputs: Any, positions: bool) -> list[str]:
 _MODULE_FOLDER = re.compile(r"\d+_\w+")
 
 
-def _remove_previous_model(folder: Path) -> None:
-    """Before a model is saved into `folder`: remove the module folders of a Luxical model saved there
-    before (a model with other layers would leave them beside the new ones); refuse to overwrite a
-    model of another kind, whose files this code cannot tell apart."""
+class _CheckedSave:
+    """`model.save` of a model with an NgramTfidf: a folder holding a model of another kind is refused
+    before sentence-transformers writes anything into it (it writes config_sentence_transformers.json
+    before any module saves). Picklable, and deep-copied with its model."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def __call__(self, path: str, *args: Any, **kwargs: Any) -> Any:
+        if path is not None:
+            _previous_luxical_modules(Path(path))
+        return type(self.model).save(self.model, path, *args, **kwargs)
+
+
+def _previous_luxical_modules(folder: Path) -> list[dict[str, Any]]:
+    """The modules.json entries of the Luxical model saved in `folder` (none if it holds no model);
+    a ValueError if it holds a model of another kind, whose files this code cannot tell apart."""
     try:
         entries = json.loads((folder / "modules.json").read_text(encoding="utf8"))
     except (OSError, ValueError):
-        return
+        return []
     if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
-        return
+        return []
     root = [str(entry.get("type")) for entry in entries if entry.get("path") == ""]
     if root and not root[0].endswith(".NgramTfidf"):
         raise ValueError(
             f"{folder} holds another model ({root[0]} in its root folder): save into an empty folder, "
             "or delete that model first"
         )
-    for entry in entries:
+    return entries
+
+
+def _remove_previous_model(folder: Path) -> None:
+    """Before a model is saved into `folder`: remove the module folders of a Luxical model saved there
+    before (a model with other layers would leave them beside the new ones); refuse to overwrite a
+    model of another kind."""
+    for entry in _previous_luxical_modules(folder):
         path = entry.get("path")
         if isinstance(path, str) and _MODULE_FOLDER.fullmatch(path) and (folder / path).is_dir():
             shutil.rmtree(folder / path)
