@@ -85,6 +85,32 @@ class ClassifierHead:
             )
         if self.task == "binary" and len(self.labels) != 2:
             raise ValueError(f"a binary head needs 2 labels, got {self.labels}")
+        self.check_calibration()
+
+    def check_calibration(self) -> None:
+        """Refuse a calibration or value range that would give NaN or meaningless outputs: non-finite
+        Platt slopes or intercepts, a temperature that is not a positive number, a NaN or reversed
+        regression range, a non-finite probe embedding."""
+        if self.calibration not in ("none", "platt", "temperature"):
+            raise ValueError(f"calibration must be none, platt or temperature, got {self.calibration!r}")
+        for name in ("slope", "intercept", "probe"):
+            value = getattr(self, name)
+            if value is not None and not np.isfinite(np.asarray(value, dtype=np.float64)).all():
+                raise ValueError(f"the head's {name} holds NaN or infinite values: {np.asarray(value)[:8]}")
+        if self.calibration == "temperature":
+            temperature = None if self.slope is None else np.asarray(self.slope, dtype=np.float64).ravel()
+            if temperature is None or temperature.size != 1 or not temperature[0] > 0:
+                raise ValueError(
+                    f"a temperature calibration needs one positive temperature, got {temperature}"
+                )
+        if self.calibration == "platt" and (self.slope is None or self.intercept is None):
+            raise ValueError("a platt calibration needs a slope and an intercept")
+        if self.value_range is not None:
+            low, high = (float(v) for v in self.value_range)
+            if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+                raise ValueError(
+                    f"value_range must be two finite numbers, low <= high, got {self.value_range}"
+                )
 
     @property
     def embedding_dimension(self) -> int:
@@ -194,6 +220,7 @@ class ClassifierHead:
         """Write head.safetensors, head_config.json and a model card (README.md) into `folder`."""
         from safetensors.numpy import save_file
 
+        self.check_calibration()  # fields set after construction (calibrate) are checked here too
         root = Path(folder)
         root.mkdir(parents=True, exist_ok=True)
         tensors: dict[str, np.ndarray] = {}
@@ -245,33 +272,61 @@ class ClassifierHead:
         config_path = root / HEAD_CONFIG_FILE
         if not config_path.is_file():
             raise FileNotFoundError(f"{config_path} not found: not a luxical-st classifier head")
-        config = json.loads(config_path.read_text(encoding="utf-8"))
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError) as error:
+            raise ValueError(f"{config_path} is damaged (not JSON: {error})") from None
+        if not isinstance(config, dict):
+            raise ValueError(f"{config_path} is damaged: a JSON object was expected")
         version = config.get("format_version")
         if version != HEAD_FORMAT_VERSION:
             raise ValueError(
                 f"{config_path}: format_version {version!r}, this luxical-st reads {HEAD_FORMAT_VERSION}"
             )
-        tensors = load_file(str(root / HEAD_WEIGHTS_FILE))
-        layers = [
-            (tensors[f"layers.{i}.weight"], tensors[f"layers.{i}.bias"])
-            for i in range(int(config["num_layers"]))
-        ]
+        missing = [key for key in ("task", "kind", "num_layers") if key not in config]
+        if missing:
+            raise ValueError(f"{config_path}: missing key {missing[0]!r}")
+        weights_path = root / HEAD_WEIGHTS_FILE
+        if not weights_path.is_file():
+            raise FileNotFoundError(f"{weights_path} not found: the head's weights are missing")
+        try:
+            tensors = load_file(str(weights_path))
+        except Exception as error:  # safetensors raises its own error types for a damaged file
+            raise ValueError(f"{weights_path} is damaged ({type(error).__name__}: {error})") from None
+        try:
+            num_layers = int(config["num_layers"])
+        except (TypeError, ValueError):
+            raise ValueError(f"{config_path}: num_layers {config['num_layers']!r} is not a number") from None
+        names = [f"layers.{i}.{part}" for i in range(num_layers) for part in ("weight", "bias")]
+        absent = [name for name in names if name not in tensors]
+        if absent:
+            raise ValueError(
+                f"{config_path} says num_layers {num_layers}, but {weights_path} has no tensor "
+                f"{absent[0]!r} (it holds {sorted(tensors)})"
+            )
+        layers = [(tensors[f"layers.{i}.weight"], tensors[f"layers.{i}.bias"]) for i in range(num_layers)]
         value_range = config.get("value_range")
-        return cls(
-            task=config["task"],
-            kind=config["kind"],
-            layers=layers,
-            labels=[str(label) for label in config.get("labels", [])],
-            model=config.get("model"),
-            calibration=config.get("calibration", "none"),
-            slope=tensors.get("calibration.slope"),
-            intercept=tensors.get("calibration.intercept"),
-            value_range=(float(value_range[0]), float(value_range[1])) if value_range else None,
-            probe=tensors.get("probe"),
-            metrics=config.get("metrics", {}),
-            info=config.get("info", {}),
-            trust_remote_code=trust_remote_code,
-        )
+        try:
+            labels = config.get("labels") or []
+            if not isinstance(labels, list) or not all(isinstance(v, str | int) for v in labels):
+                raise ValueError(f"labels must be a list of strings, got {labels!r}")
+            return cls(
+                task=config["task"],
+                kind=config["kind"],
+                layers=layers,
+                labels=[str(label) for label in labels],
+                model=config.get("model"),
+                calibration=config.get("calibration", "none"),
+                slope=tensors.get("calibration.slope"),
+                intercept=tensors.get("calibration.intercept"),
+                value_range=(float(value_range[0]), float(value_range[1])) if value_range else None,
+                probe=tensors.get("probe"),
+                metrics=config.get("metrics", {}),
+                info=config.get("info", {}),
+                trust_remote_code=trust_remote_code,
+            )
+        except (TypeError, ValueError, IndexError) as error:
+            raise ValueError(f"{root}: not a valid head ({error})") from None
 
     def push_to_hub(self, repo_id: str, private: bool = False, folder: str | Path | None = None) -> str:
         """Save (into `folder` or a temporary folder) and upload the head with its card; returns the URL."""

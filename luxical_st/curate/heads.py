@@ -31,7 +31,7 @@ from luxical_st.curate.head_training import (
     uncalibrated_metrics,
 )
 from luxical_st.curate.inputs import text_list
-from luxical_st.embedding_format import embeddings_of, format_of, read_stored
+from luxical_st.embedding_format import FORMAT_FILE, embeddings_of, format_of, read_stored
 from luxical_st.extras import require_extra
 
 PREDICT_ROWS = 65_536
@@ -90,6 +90,31 @@ def load_labelled(
     elif isinstance(inner, ClassLabel):
         labels = [[inner.int2str(v) for v in row] for row in labels]
     return [str(t) for t in data[text_column]], labels
+
+
+def _is_null(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)  # None or NaN
+
+
+def check_labels(labels: Sequence[Any]) -> None:
+    """Refuse labels that would silently become wrong classes: a null (None or NaN) label, which would
+    be a class 'None' of its own, and a plain value among multi-label lists (a string would be split
+    into its characters), or a null inside a list."""
+    rows = [i for i, value in enumerate(labels) if _is_null(value)]
+    if rows:
+        raise ValueError(f"{len(rows)} labels are null (rows {rows[:5]}): drop or label those rows")
+    lists = [isinstance(v, list | tuple) for v in labels]
+    if any(lists) and not all(lists):
+        row = lists.index(False)
+        raise ValueError(
+            f"multi-label rows are lists of labels, but row {row} holds {labels[row]!r}: "
+            f"write it as [{labels[row]!r}]"
+        )
+    for row, values in enumerate(labels):
+        if isinstance(values, list | tuple) and any(
+            _is_null(v) or isinstance(v, list | tuple) for v in values
+        ):
+            raise ValueError(f"row {row}'s labels {values!r} hold a null or a nested list")
 
 
 def infer_task(labels: Sequence[Any]) -> str:
@@ -179,6 +204,7 @@ def fit_head(
     if len(x) != len(labels):
         raise ValueError(f"{len(x)} embeddings but {len(labels)} labels")
     raw = labels.tolist() if isinstance(labels, np.ndarray) else list(labels)
+    check_labels(raw)
     if binarize_at is not None and task != "regression":
         raw = [int(float(v) >= binarize_at) for v in raw]
         task = "binary"
@@ -279,6 +305,26 @@ def _train(args: argparse.Namespace) -> None:
     print(json.dumps({"output": args.output, "task": head.task, "kind": head.kind, **head.metrics}, indent=2))
 
 
+def _same_reference(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:  # one local folder named two ways
+        return Path(a).exists() and Path(b).exists() and Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def check_same_model(stored: str | None, head_model: str | None, where: str, head: str) -> None:
+    """Refuse stored embeddings whose format file names another model than the head was trained on
+    (either reference unknown: nothing to compare)."""
+    if stored and head_model and not _same_reference(stored, head_model):
+        raise ValueError(
+            f"the stored embeddings are of model {stored!r} ({where}), but the head {head} was trained "
+            f"on {head_model!r}: its scores of them would be meaningless; embed the texts with the "
+            "head's model, or predict from the text column"
+        )
+
+
 def _predict(args: argparse.Namespace) -> None:
     require_extra("curate", "predicting with a classifier head")
     import pyarrow as pa
@@ -289,7 +335,9 @@ def _predict(args: argparse.Namespace) -> None:
     table = read_stored(args.input, [column] + ([args.id_column] if args.id_column else []))
     if args.embedding_column:
         where = f"{args.input}: column {column!r}"
-        inputs: Any = embeddings_of(table.column(column), format_of(args.input), where, lazy=True)
+        fmt = format_of(args.input)
+        check_same_model(fmt.model if fmt else None, head.model, f"{args.input}'s {FORMAT_FILE}", args.head)
+        inputs: Any = embeddings_of(table.column(column), fmt, where, lazy=True)
     else:
         inputs = text_list(table.column(column), f"{args.input}: column {column!r}")
     values: list[Any] = []
