@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,10 +49,12 @@ from luxical_st.card_content import (
 
 TEMPLATE_NAME = "model_card_template.md"
 CARD_INPUTS_VERSION = 1
-# Usage examples taken from training documents: this many, each of at least MIN_EXAMPLE_WORDS words.
+# Usage examples taken from training documents: this many passages, each of at least MIN_EXAMPLE_WORDS
+# words (passages of long documents, not one-line quotes or tweets), cut to MAX_EXAMPLE_CHARS.
 NUM_EXAMPLES = 4
-MIN_EXAMPLE_WORDS = 6
-MAX_EXAMPLE_CHARS = 300
+MIN_EXAMPLE_WORDS = 50
+MAX_EXAMPLE_CHARS = 600
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]?(?=\s)")
 
 LUXICAL_CITATION = """\
 @misc{datologyai2025luxical,
@@ -77,10 +80,23 @@ def template_path() -> Path:
     )
 
 
+def _passage(text: str) -> str:
+    """`text` (whitespace collapsed) cut to MAX_EXAMPLE_CHARS: at its last sentence end in the second
+    half of that span, else at a word boundary with " ..." appended."""
+    if len(text) <= MAX_EXAMPLE_CHARS:
+        return text
+    span = text[: MAX_EXAMPLE_CHARS + 1]
+    ends = [match.end() for match in _SENTENCE_END.finditer(span) if match.end() >= MAX_EXAMPLE_CHARS // 2]
+    if ends:
+        return span[: ends[-1]]
+    return span[:MAX_EXAMPLE_CHARS].rsplit(" ", 1)[0] + " ..."
+
+
 def document_examples(texts: Iterable[str], count: int = NUM_EXAMPLES) -> list[str]:
-    """`count` real documents for the card's usage snippet and widget: the shortest distinct texts of at
-    least MIN_EXAMPLE_WORDS words among the given ones (single-word documents and fragments are skipped),
-    cut to MAX_EXAMPLE_CHARS at a word boundary."""
+    """Up to `count` passages of real documents for the card's usage snippet and widget: distinct texts of
+    at least MIN_EXAMPLE_WORDS words (words, fragments, quotes and short posts are skipped), taken evenly
+    spaced over the given texts so they come from different parts of a shuffled blend, each cut to
+    MAX_EXAMPLE_CHARS at a sentence end where one is near."""
     seen: set[str] = set()
     candidates = []
     for text in texts:
@@ -91,10 +107,11 @@ def document_examples(texts: Iterable[str], count: int = NUM_EXAMPLES) -> list[s
         if len(words) < MIN_EXAMPLE_WORDS or key in seen:
             continue
         seen.add(key)
-        if len(key) > MAX_EXAMPLE_CHARS:
-            key = key[:MAX_EXAMPLE_CHARS].rsplit(" ", 1)[0] + " ..."
-        candidates.append(key)
-    return sorted(candidates, key=len)[:count]
+        candidates.append(_passage(key))
+    if len(candidates) <= count:
+        return candidates
+    step = len(candidates) / count
+    return [candidates[int(i * step)] for i in range(count)]
 
 
 @dataclass
@@ -167,13 +184,16 @@ class LuxicalModelCardData(SentenceTransformerModelCardData):
         self._check_inputs()
 
     def get_default_model_name(self) -> str:
+        """The title, from the model itself: its output width (a lexical sketch included) and vocabulary."""
         if self.model is None:
             return "Luxical model"
         facts = luxical_facts(self.model)
-        return (
+        name = (
             f"Luxical {facts['output_dimensionality']}-d lexical-dense embeddings "
             f"({facts['vocabulary_size']:,} n-grams)"
         )
+        self.__dict__["_default_model_name"] = name  # not a field: never card metadata
+        return name
 
     def generate_usage_snippet(self) -> str:
         """sentence-transformers' snippet with `trust_remote_code=True`: the modules are remote code."""
@@ -181,12 +201,13 @@ class LuxicalModelCardData(SentenceTransformerModelCardData):
         return snippet.replace('")\n# Run inference', '", trust_remote_code=True)\n# Run inference', 1)
 
     def to_dict(self) -> dict[str, Any]:
+        if self.model_name is not None and self.model_name == self.__dict__.get("_default_model_name"):
+            self.model_name = None  # a title this card made earlier is made again, from the model as it is
         values = super().to_dict()
         if self.model is None:
             raise ValueError("LuxicalModelCardData renders only once attached to a model (attach_model_card)")
         facts = luxical_facts(self.model)
-        facts["output_dimensionality"] = values.get("output_dimensionality", facts["output_dimensionality"])
-        values.update(facts)
+        values.update(facts)  # every fact read from the model as it is now, not as the card first saw it
         values["file_size_mib"] = folder_size_mib(self.save_dir) if self.save_dir else None
         values.update(training_log_values(self.save_dir))
         values.update(self._training_values())

@@ -44,15 +44,20 @@ def luxical_facts(model: SentenceTransformer) -> dict[str, Any]:
         )
     sizes = [int(first.num_features)]
     has_bias = False
+    sketch: Any = None
     for module in modules[1:]:
         embedding = getattr(module, "embedding", None)
         linear = getattr(module, "linear", None)
-        if isinstance(embedding, nn.EmbeddingBag):
+        if type(module).__name__ == "LexicalSketch":
+            sketch = module
+        elif isinstance(embedding, nn.EmbeddingBag):
             sizes.append(int(embedding.embedding_dim))
             has_bias |= getattr(module, "bias", None) is not None
         elif isinstance(linear, nn.Linear):
             sizes.append(int(linear.out_features))
             has_bias |= linear.bias is not None
+    distilled = sizes[-1]
+    output = distilled + int(sketch.dimensions) if sketch is not None else distilled
     lengths = (np.asarray(first.ngrams) != PAD_TOKEN).sum(axis=1)
     counts = np.bincount(lengths, minlength=int(first.max_ngram_length) + 1)
     return {
@@ -63,7 +68,10 @@ def luxical_facts(model: SentenceTransformer) -> dict[str, Any]:
         "layer_sizes": [f"{size:,}" for size in sizes],
         "has_bias": has_bias,
         "num_parameters": sum(parameter.numel() for parameter in model.parameters()),
-        "output_dimensionality": sizes[-1],
+        "output_dimensionality": output,
+        "distilled_dimensionality": distilled,
+        "sketch_dimensionality": int(sketch.dimensions) if sketch is not None else None,
+        "sketch_weight": float(sketch.weight) if sketch is not None else None,
     }
 
 

@@ -50,7 +50,7 @@ def test_examples_are_real_documents_in_snippet_widget_and_rewrites(model, news_
     words = ["xu", "ska", "lac", "msc"]  # one-word documents (word_documents) never become examples
     examples = document_examples(words + news_texts[:50] + [news_texts[0]])
     assert len(examples) == 4 and len(set(examples)) == 4
-    assert all(len(text.split()) >= 6 and len(text) <= 304 for text in examples)
+    assert all(len(text.split()) >= 40 and len(text) <= 604 for text in examples)
     assert all(text.removesuffix(" ...") in " ".join(" ".join(news_texts[:50]).split()) for text in examples)
 
     folder = tmp_path / "model"
@@ -64,6 +64,44 @@ def test_examples_are_real_documents_in_snippet_widget_and_rewrites(model, news_
     assert json.loads((folder / CARD_INPUTS_FILE).read_text())["examples"] == examples
     with pytest.raises(ValueError, match="examples"):
         LuxicalModelCardData(examples=["only one"])
+
+
+def test_examples_are_passages_of_documents_never_one_line_quotes(news_texts, tweet_texts):
+    """A blend like the quickstart's: short quotes and posts among passages of long documents."""
+    quotes = ["Bart: Mom, a man just died.", "Homer: Mmm... donuts. Is there anything they can't do?"]
+    groups = zip(quotes * 20, tweet_texts[:40], news_texts[:40], strict=True)
+    blend = [text for group in groups for text in group]
+    examples = document_examples(blend)
+    assert len(examples) == 4
+    flat = [" ".join(text.split()) for text in news_texts[:40]]
+    for example in examples:
+        passage = example.removesuffix(" ...")
+        assert len(example.split()) >= 40 and any(text.startswith(passage) for text in flat)
+        assert example.endswith((".", '."', "?", "!", " ...")) and len(example) <= 604
+    sources = {next(i for i, t in enumerate(flat) if t.startswith(e.removesuffix(" ..."))) for e in examples}
+    assert len(sources) == 4 and max(sources) - min(sources) >= 20  # four documents, across the blend
+    assert document_examples(quotes * 10 + tweet_texts[:40]) == []  # no passages: no examples at all
+
+
+def test_every_card_fact_is_read_from_the_model_a_lexical_sketch_included(model, news_texts, tmp_path):
+    import copy
+
+    from luxical_st.model import add_lexical_sketch
+
+    sketched = copy.deepcopy(model)
+    sketched.save(str(tmp_path / "before"))  # a card made before the sketch: its title must not stay
+    add_lexical_sketch(sketched, dimensions=24, weight=0.25)
+    dimensions = sketched.encode(["a text"]).shape[1]
+    assert dimensions == 8 + 24
+    folder = tmp_path / "sketched"
+    sketched.save(str(folder))
+    write_model_card(folder)  # and a rewrite from the saved folder alone
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    title = next(line for line in text.splitlines() if line.startswith("# "))
+    assert title.startswith(f"# Luxical {dimensions}-d lexical-dense embeddings")
+    assert f"**Output Dimensionality:** {dimensions} dimensions" in text
+    assert f"unit vectors of\n{dimensions} dimensions" in text
+    assert "| Lexical sketch | the 8 distilled dimensions joined with 24 dimensions" in text
 
 
 def test_template_is_the_top_level_file():
