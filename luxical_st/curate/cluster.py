@@ -154,6 +154,11 @@ def map_2d(embeddings: np.ndarray, method: str = "tsne", seed: int = 0) -> np.nd
     if method not in ("tsne", "pca"):
         raise ValueError(f"method must be 'tsne' or 'pca', got {method!r}")
     x = _normalized(embeddings)
+    if len(x) < 3:  # too few points for two components: one on a line (two points), or at the origin
+        points = np.zeros((len(x), 2))
+        if len(x) == 2:
+            points[:, 0] = PCA(n_components=1, random_state=seed).fit_transform(x)[:, 0]
+        return points
     if method == "pca" or len(x) < 5:
         return np.asarray(PCA(n_components=2, random_state=seed).fit_transform(x))
     perplexity = min(30.0, (len(x) - 1) / 3)

@@ -95,12 +95,30 @@ def topk(
     return [doc for doc, _ in rank(model, query, docs, k, trust_remote_code)]
 
 
+def _cosine_threshold(value: float, name: str = "threshold") -> float:
+    """`value` as a float cosine in [-1, 1]; NaN, infinities and other values refused (a NaN compares
+    false with every score, so it would silently keep or drop everything)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be a number (a cosine in [-1, 1]), got {value!r}")
+    number = float(value)
+    if not -1.0 <= number <= 1.0:  # also false for NaN
+        raise ValueError(f"{name} must be a cosine in [-1, 1], got {value!r}")
+    return number
+
+
+def _at_least_one(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
 def filter(  # WordLlama's name (shadows the builtin inside this module only)
     model: Model, query: str, docs: Sequence[str], threshold: float = 0.5, trust_remote_code: bool = False
 ) -> list[str]:
     """The docs whose cosine to `query` is at least `threshold`, in their own order."""
     from sentence_transformers.util import cos_sim
 
+    threshold = _cosine_threshold(threshold)
     docs = _texts(docs, "docs")
     if not docs:
         return []
@@ -123,6 +141,7 @@ def deduplicate(
     similar docs)."""
     from sentence_transformers.util import paraphrase_mining_embeddings
 
+    threshold, top_k = _cosine_threshold(threshold), _at_least_one(top_k, "top_k")
     docs = _texts(docs, "docs")
     if len(docs) < 2:
         return list(range(len(docs))) if return_indices else docs
@@ -157,6 +176,7 @@ def cluster(
     least `min_size` members, largest first (`community_detection`); a doc is in at most one group."""
     from sentence_transformers.util import community_detection
 
+    threshold, min_size = _cosine_threshold(threshold), _at_least_one(min_size, "min_size")
     docs = _texts(docs, "docs")
     if not docs:
         return []
