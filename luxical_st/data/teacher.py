@@ -13,6 +13,7 @@ Command line: ``python -m luxical_st.data.teacher --dataset quickstart --output 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -430,7 +431,7 @@ def subset_targets(
         mask = [keep(str(identifier)) for identifier in table.column("id").to_pylist()]
         kept = table.filter(pa.array(mask, pa.bool_()))
         if kept.num_rows:  # no empty shards: parquet readers refuse them
-            _write_atomic(_shard_path(output, shards), lambda tmp, kept=kept: pq.write_table(kept, tmp))
+            _write_atomic(_shard_path(output, shards), functools.partial(pq.write_table, kept))
             count, shards = count + kept.num_rows, shards + 1
     finish_run(output, run, count)
     return output
