@@ -206,6 +206,14 @@ class ModelConfig:
     teacher_init_norm: float = field(
         default=1.0, metadata={"help": "mean norm of the seeded n-gram rows (per sign half)"}
     )
+    teacher_init_ngram_scale: float = field(
+        default=0.0,
+        metadata={
+            "help": "with teacher_init: rows of n-grams longer than one token start at this share of their "
+            "token mean (0: they start empty and learn only what their tokens alone do not say; their token "
+            "means blur the seeded embedding, see the README's ablation)"
+        },
+    )
     hidden_init: HiddenInit = field(
         default="random",
         metadata={
@@ -239,6 +247,12 @@ class ModelConfig:
         _require(len(sizes) >= 2, "layer_sizes", "needs at least two layers", sizes)
         _require(all(size > 0 for size in sizes), "layer_sizes", "must all be positive", sizes)
         _positive(self, "teacher_init_norm")
+        _require(
+            self.teacher_init_ngram_scale >= 0,
+            "teacher_init_ngram_scale",
+            "must not be negative",
+            self.teacher_init_ngram_scale,
+        )
         _require(
             not self.teacher_init or sizes[0] >= 2,
             "teacher_init",

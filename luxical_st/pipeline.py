@@ -334,7 +334,12 @@ def training_step(
     if token_embeddings is not None:
         from luxical_st.training.teacher_init import seed_first_layer, seed_identity_path
 
-        axes = seed_first_layer(model, token_embeddings, row_norm=config.model.teacher_init_norm)
+        axes = seed_first_layer(
+            model,
+            token_embeddings,
+            row_norm=config.model.teacher_init_norm,
+            ngram_scale=config.model.teacher_init_ngram_scale,
+        )
         if config.model.hidden_init == "identity":
             seed_identity_path(model, axes.shape[1], seed=config.model.model_seed)
     targets = load_teacher_targets(targets_dir, streaming=train_config.streaming)

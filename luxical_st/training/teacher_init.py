@@ -114,10 +114,15 @@ def first_layer_seed(
 
 
 def seed_first_layer(
-    model: SentenceTransformer, token_embeddings: np.ndarray, row_norm: float = 1.0
+    model: SentenceTransformer, token_embeddings: np.ndarray, row_norm: float = 1.0, ngram_scale: float = 1.0
 ) -> np.ndarray:
     """Overwrite the first layer of a Luxical `model` (in place) with teacher-derived rows; returns
-    the (teacher dim, components) principal axes the rows hold, for `seed_identity_path`."""
+    the (teacher dim, components) principal axes the rows hold, for `seed_identity_path`.
+
+    The principal axes are fitted on every n-gram's token mean; rows of n-grams longer than one token
+    are then scaled by `ngram_scale`. Their token means repeat what the unigram rows already say, with
+    the high IDF of a rare phrase, and blur the seeded embedding (README, "How the network learns"):
+    the pipeline starts them at `teacher_init_ngram_scale` (0) and training writes what a phrase adds."""
     tfidf, first = model[0], model[1]
     if not isinstance(tfidf, NgramTfidf):
         raise TypeError(f"a Luxical model starts with NgramTfidf, this one with {type(tfidf).__name__}")
@@ -125,6 +130,7 @@ def seed_first_layer(
     vectors = ngram_embeddings(tfidf.ngrams, token_embeddings)
     axes = principal_axes(vectors, seed_components(vectors, weight.shape[1]))
     seed = first_layer_seed(vectors, weight.shape[1], row_norm, axes=axes)
+    seed[(np.asarray(tfidf.ngrams) != PAD_TOKEN).sum(axis=1) > 1] *= np.float32(ngram_scale)
     with torch.no_grad():
         weight.copy_(torch.from_numpy(seed))
     return axes
