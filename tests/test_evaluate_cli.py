@@ -41,8 +41,16 @@ def parse(argv: list[str]) -> EvaluationArguments:
 def test_repeated_model_flags_and_labels() -> None:
     args = parse(["--model", "a/b", "--model", "mini=/x/model", "/y/model", "--tasks", "SimLex999"])
     assert args.model == ["a/b", "mini=/x/model", "/y/model"]
-    assert model_specs(args.model) == {"b": "a/b", "mini": "/x/model", "model": "/y/model"}
-    assert model_specs(["/p/model", "/q/model"]) == {"model": "/p/model", "model-2": "/q/model"}
+    assert model_specs(args.model) == {"b": "a/b", "mini": "/x/model", "y-model": "/y/model"}
+    # Folders named like run artifacts are labelled by their run, not numbered "model", "model-2".
+    assert model_specs(["/p/quickstart/model", "/q/tiny/model"]) == {
+        "quickstart-model": "/p/quickstart/model",
+        "tiny-model": "/q/tiny/model",
+    }
+    assert model_specs(["/p/run/model", "/q/run/model"]) == {
+        "run-model": "/p/run/model",
+        "run-model-2": "/q/run/model",
+    }
     assert args.tasks == ["SimLex999"] and args.edu_threshold is None
 
 

@@ -8,6 +8,7 @@ scikit-learn, fasttext, matplotlib) are imported only by the steps that use them
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from dataclasses import asdict, dataclass, field
@@ -71,18 +72,32 @@ class EvaluationArguments:
 def model_specs(specs: list[str]) -> dict[str, str]:
     """{label: path or Hub id} from `--model` values, each `PATH`, `HUB_ID` or `LABEL=PATH`.
 
-    The default label is the folder name or the id's last part, numbered when repeated.
+    The default label says what the model is: a Hub id's last part, a folder's name, or for a folder
+    named like a run artifact (`model`, `final`, a checkpoint) its run folder too (`quickstart/model` ->
+    `quickstart-model`); numbered only when two specs still share one.
     """
     models: dict[str, str] = {}
     for spec in specs:
         label, separator, path = spec.partition("=")
         if not separator or "/" in label or ":" in label or not label or not path:
-            label, path = Path(spec.rstrip("/")).name.rpartition(":")[2] or spec, spec
+            label, path = _default_label(spec), spec
         name, index = label, 2
         while name in models:
             name, index = f"{label}-{index}", index + 1
         models[name] = path
     return models
+
+
+_GENERIC_FOLDERS = re.compile(r"model|final|output|checkpoint(-\d+)?|\d+")
+
+
+def _default_label(spec: str) -> str:
+    folder = Path(spec.rstrip("/"))
+    name = folder.name.rpartition(":")[2] or spec
+    parent = folder.parent.name or (folder.resolve().parent.name if folder.exists() else "")
+    if _GENERIC_FOLDERS.fullmatch(name) and parent:
+        return f"{parent.rpartition(':')[2]}-{name}"
+    return name
 
 
 def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:

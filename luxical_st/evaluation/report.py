@@ -213,6 +213,7 @@ def plot_quality_vs_speed(results: dict[str, Any], path: str | Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     speed = results.get("speed") or {}
     colors = model_colors(list(results["models"]))
@@ -241,6 +242,9 @@ def plot_quality_vs_speed(results: dict[str, Any], path: str | Path) -> Path:
             axis.scatter([x], [y], s=40, color=colors.get(label, FASTTEXT_COLOR))
             axis.annotate(label, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
         axis.set_xscale("log")
+        # Plain numbers on the decades only: minor-tick labels ("2x10^1 3x10^1 ...") run into each other.
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+        axis.xaxis.set_minor_formatter(NullFormatter())
         axis.set(xlabel=xlabel, ylabel=ylabel)
         axis.grid(True, which="both", alpha=0.3)
     figure.suptitle("Quality against speed")
