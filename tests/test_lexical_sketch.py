@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 import pytest
+import torch
 from sentence_transformers import SentenceTransformer
 
 from luxical_st.config import load_config
@@ -100,7 +100,9 @@ def test_every_row_is_unit_length_or_zero_when_one_half_is_empty(luxical, edge_t
     tfidf = model[0]
     word = "the"
     (row,) = [
-        i for i, gram in enumerate(tfidf.ngrams) if gram[0] == tfidf.tokenizer.token_to_id(word) and gram[1] < 0
+        i
+        for i, gram in enumerate(tfidf.ngrams)
+        if gram[0] == tfidf.tokenizer.token_to_id(word) and gram[1] < 0
     ]
     weight = model[1].get_parameter("embedding.weight")
     with torch.no_grad():

@@ -133,4 +133,6 @@ def test_remote_code_imports_only_what_sentence_transformers_brings() -> None:
             if module in sys.stdlib_module_names:
                 continue
             distributions = {d.lower().replace("_", "-") for d in providers.get(module, [])}
-            assert distributions & allowed, f"{name} imports {module}, which sentence-transformers does not bring"
+            assert distributions & allowed, (
+                f"{name} imports {module}, which sentence-transformers does not bring"
+            )

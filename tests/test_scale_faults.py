@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from luxical_st.scale.ray_embed import embed_files
 from luxical_st.scale.units import COMPLETE_FILE
-from tests.conftest import save_small_model
+from tests.conftest import save_small_model, write_stored_embeddings
 
 ROOT = Path(__file__).resolve().parents[1]
 OBJECT_STORE = 100 * 2**20
@@ -217,24 +217,13 @@ def test_teacher_targets_survive_a_killed_worker_node(tweet_texts, tmp_path):
 def stored(model_path, news_texts, tweet_texts, tmp_path_factory):
     """800 news articles and tweets and an exact copy of 40 of them, embedded by the small model and
     stored as int8 in 12 files (12 dedup units), as luxical-embed writes them."""
-    import numpy as np
     from sentence_transformers import SentenceTransformer
-
-    from luxical_st.embedding_format import EmbeddingFormat, StoredRows
 
     texts = [text for pair in zip(news_texts, tweet_texts[:400], strict=True) for text in pair]
     texts += texts[100:140]
     model = SentenceTransformer(model_path, device="cpu", trust_remote_code=True)
     embeddings = model.encode(texts, convert_to_numpy=True)
-    fmt = EmbeddingFormat.calibrate("int8", embeddings)
-    values = fmt.quantize(embeddings)
-    folder = tmp_path_factory.mktemp("stored")
-    ids = [f"doc-{i}" for i in range(len(texts))]
-    for shard, rows in enumerate(np.array_split(np.arange(len(texts)), 12)):
-        table = pa.table({"id": [ids[i] for i in rows], "embedding": fmt.to_arrow(values[rows])})
-        pq.write_table(table, folder / f"part-{shard:02d}.parquet", row_group_size=35)
-    fmt.save(folder)
-    return folder, ids, StoredRows(values, fmt)
+    return write_stored_embeddings(embeddings, tmp_path_factory.mktemp("stored"), 12, row_group_size=35)
 
 
 @pytest.mark.slow

@@ -18,10 +18,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from luxical_st.curate.dedup import semantic_dedup
-from luxical_st.embedding_format import EmbeddingFormat, StoredRows
 from luxical_st.evaluation.perturb import NEAR_DUPLICATE_KINDS
 from luxical_st.evaluation.sources import news_articles
 from luxical_st.scale.ray_dedup import DUPLICATES_FILE, SUMMARY_FILE, main, ray_semantic_dedup
+from tests.conftest import write_stored_embeddings
 
 PLANTED = [(i, 300 + i) for i in range(20)] + [(20 + i, 320 + i) for i in range(10)]
 
@@ -38,15 +38,7 @@ def stored(trained_model_path, tmp_path_factory):
     corpus += originals[20:30] + [""]
     model = SentenceTransformer(trained_model_path, device="cpu", trust_remote_code=True)
     embeddings = model.encode(corpus, convert_to_numpy=True)
-    fmt = EmbeddingFormat.calibrate("int8", embeddings)
-    values = fmt.quantize(embeddings)
-    folder = tmp_path_factory.mktemp("stored")
-    ids = [f"doc-{i}" for i in range(len(corpus))]
-    for shard, rows in enumerate(np.array_split(np.arange(len(corpus)), 3)):
-        table = pa.table({"id": [ids[i] for i in rows], "embedding": fmt.to_arrow(values[rows])})
-        pq.write_table(table, folder / f"part-{shard}.parquet", row_group_size=40)
-    fmt.save(folder)
-    return folder, ids, StoredRows(values, fmt)
+    return write_stored_embeddings(embeddings, tmp_path_factory.mktemp("stored"), 3, row_group_size=40)
 
 
 def read_duplicates(folder):
