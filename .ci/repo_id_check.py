@@ -2,8 +2,8 @@
 
 Run by .ci/run in two environments:
 
-    python .ci/repo_id_check.py prepare WORK NAME=FOLDER ...   # where luxical-st is installed
-    python .ci/repo_id_check.py load WORK                       # a venv holding torch + sentence-transformers only
+    python .ci/repo_id_check.py prepare WORK NAME=FOLDER ...  # where luxical-st is installed
+    python .ci/repo_id_check.py load WORK      # in a venv holding only torch + sentence-transformers
 
 `prepare` lays every model folder out as a Hub cache snapshot (`WORK/hub/models--luxical-ci--NAME/
 snapshots/<sha>/`, `refs/main`) and stores the project's own embeddings of real news text. `load`, with
