@@ -211,7 +211,7 @@ class ModelConfig:
         metadata={
             "help": "with teacher_init: rows of n-grams longer than one token start at this share of their "
             "token mean (0: they start empty and learn only what their tokens alone do not say; their token "
-            "means blur the seeded embedding, see the README's ablation)"
+            "means blur the seeded embedding: docs/training.md, How the network learns)"
         },
     )
     hidden_init: HiddenInit = field(

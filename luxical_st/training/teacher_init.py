@@ -121,7 +121,7 @@ def seed_first_layer(
 
     The principal axes are fitted on every n-gram's token mean; rows of n-grams longer than one token
     are then scaled by `ngram_scale`. Their token means repeat what the unigram rows already say, with
-    the high IDF of a rare phrase, and blur the seeded embedding (README, "How the network learns"):
+    the high IDF of a rare phrase, and blur the seeded embedding (docs/training.md, "How the network learns"):
     the pipeline starts them at `teacher_init_ngram_scale` (0) and training writes what a phrase adds."""
     tfidf, first = model[0], model[1]
     if not isinstance(tfidf, NgramTfidf):
