@@ -213,7 +213,7 @@ def plot_quality_vs_speed(results: dict[str, Any], path: str | Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     speed = results.get("speed") or {}
     colors = model_colors(list(results["models"]))
@@ -242,7 +242,9 @@ def plot_quality_vs_speed(results: dict[str, Any], path: str | Path) -> Path:
             axis.scatter([x], [y], s=40, color=colors.get(label, FASTTEXT_COLOR))
             axis.annotate(label, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
         axis.set_xscale("log")
-        # Plain numbers on the decades only: minor-tick labels ("2x10^1 3x10^1 ...") run into each other.
+        # Plain numbers at 1, 2 and 5 of each decade: the default minor-tick labels ("2x10^1 3x10^1 ...")
+        # run into each other, and decades alone may leave a narrow range with no label at all.
+        axis.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
         axis.xaxis.set_minor_formatter(NullFormatter())
         axis.set(xlabel=xlabel, ylabel=ylabel)
