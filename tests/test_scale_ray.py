@@ -271,3 +271,25 @@ def test_mistyped_local_paths_say_they_do_not_exist(model_path, small_corpus, tm
     err = capsys.readouterr().err
     assert "docs.parquet does not exist" in err and "Traceback" not in err and "offline" not in err
     assert not (tmp_path / "a").exists() and not (tmp_path / "c").exists()
+
+
+def test_a_head_of_another_model_is_refused_in_one_line_before_any_work(model_path, corpus, tmp_path, capsys):
+    """Its probe embedding is not this model's: refused on the driver, one line, nothing written (inside
+    a Ray actor the same refusal arrived as a 244-line traceback)."""
+    from luxical_st.curate.head_model import ClassifierHead
+    from luxical_st.embed import main
+
+    rng = np.random.default_rng(1)
+    head = ClassifierHead(
+        task="binary",
+        kind="logreg",
+        labels=["no", "yes"],
+        layers=[(rng.normal(size=(24, 1)), np.zeros(1))],
+        probe=rng.normal(size=24).astype(np.float32),
+    )
+    head.save(tmp_path / "other")
+    argv = [str(corpus), str(tmp_path / "out"), "--model", model_path, "--head", str(tmp_path / "other")]
+    assert main([*argv, "--trust-remote-code"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("luxical-embed: ") and "\n" not in error and "probe" in error, error
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

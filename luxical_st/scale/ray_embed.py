@@ -259,6 +259,8 @@ def embed_files(
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     _check_model_path(model)
     check_remote_code(model, trust_remote_code, "--trust-remote-code")
+    if heads:  # a head of another model is refused here in one line, not inside every actor
+        BatchEncoder(model, threads=None, heads=heads, trust_remote_code=trust_remote_code)
     output = Path(output_dir)
     settings = {
         "version": PLAN_VERSION,
