@@ -13,7 +13,6 @@ from sentence_transformers import SentenceTransformer
 
 from luxical_st.artifacts import CARD_INPUTS_FILE
 from luxical_st.card import LuxicalModelCardData, document_examples, template_path, write_model_card
-from luxical_st.extras import require_extra
 from luxical_st.model import build_model
 from tests.conftest import exact_ngram_vocabulary
 
@@ -106,21 +105,6 @@ def test_every_card_fact_is_read_from_the_model_a_lexical_sketch_included(model,
 
 def test_template_is_the_top_level_file():
     assert template_path().read_text(encoding="utf-8").count("{{ usage_snippet }}") == 1
-
-
-def test_missing_extra_names_the_extra(monkeypatch):
-    import luxical_st.extras as extras
-
-    real = extras.importlib.util.find_spec
-
-    def find_spec(name: str):
-        return None if name == "numba" else real(name)
-
-    monkeypatch.setattr(extras.importlib.util, "find_spec", find_spec)
-    with pytest.raises(ImportError, match=r"'train' extra.*numba.*pip install 'luxical-st\[train\]'"):
-        require_extra("train", "the pipeline")
-    with pytest.raises(ValueError, match="unknown extra"):
-        require_extra("nope")
 
 
 CORE_IMPORTS = """

@@ -38,3 +38,12 @@ def test_a_missing_package_fails_once_with_the_install_command(monkeypatch) -> N
         ImportError, match=r"needs the 'scale' extra.*no-such-distribution-xyz.*luxical-st\[scale\]"
     ):
         extras.require_extra("scale", "luxical-embed")
+
+
+def test_a_real_extra_package_reported_missing(monkeypatch) -> None:
+    real = extras._installed
+    monkeypatch.setattr(extras, "_installed", lambda name: name != "numba" and real(name))
+    with pytest.raises(ImportError, match=r"'train' extra.*numba.*pip install 'luxical-st\[train\]'"):
+        extras.require_extra("train", "the pipeline")
+    with pytest.raises(ValueError, match="unknown extra"):
+        extras.require_extra("nope")
