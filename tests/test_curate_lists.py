@@ -68,7 +68,8 @@ def test_deduplicate_drops_planted_copies_and_keeps_every_original(model, pages)
     kept = lists.deduplicate(model, docs, threshold=0.8, return_indices=True)  # pages <= 0.78, copies >= 0.95
     assert kept == list(range(100))
     assert lists.deduplicate(model, docs, threshold=0.8) == originals
-    assert lists.deduplicate(model, docs, threshold=1.01) == docs  # nothing is that similar
+    with pytest.raises(ValueError, match=r"cosine in \[-1, 1\]"):  # none is above 1: refused, not "keep all"
+        lists.deduplicate(model, docs, threshold=1.01)
     assert lists.deduplicate(model, ["one text"]) == ["one text"]
 
 

@@ -124,12 +124,12 @@ def test_a_rerun_over_changed_stored_embeddings_is_refused_naming_the_file(ray_l
     folder = tmp_path / "stored"
     shutil.copytree(stored[0], folder)
     first = ray_semantic_dedup(str(folder), tmp_path / "run", threshold=0.95, k=1)
-    table = pq.read_table(folder / "part-1.parquet")  # the shard rewritten: every row a copy of its first
+    table = pq.read_table(folder / "part-01.parquet")  # the shard rewritten: every row a copy of its first
     copies = pa.table(
         {"id": table.column("id"), "embedding": pa.repeat(table.column("embedding")[0], len(table))}
     )
-    pq.write_table(copies.cast(table.schema), folder / "part-1.parquet", row_group_size=40)
-    with pytest.raises(ValueError, match=r"input changed since.*part-1\.parquet"):
+    pq.write_table(copies.cast(table.schema), folder / "part-01.parquet", row_group_size=40)
+    with pytest.raises(ValueError, match=r"input changed since.*part-01\.parquet"):
         ray_semantic_dedup(str(folder), tmp_path / "run", threshold=0.95, k=1)
     assert (
         ray_semantic_dedup(str(folder), tmp_path / "new", threshold=0.95, k=1)["removed"] > first["removed"]
