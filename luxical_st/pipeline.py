@@ -80,19 +80,30 @@ _STEP_SECTIONS = {
 }
 
 
-def step_signature(config: PipelineConfig, step: str) -> dict[str, Any]:
-    """The config values that determine the artifact of `step`, and for a step that reads a local corpus
-    the content fingerprints of its files (`CORPUS_FILES_KEY`), so a corpus changed in place is noticed."""
+def corpus_fingerprints(config: PipelineConfig) -> dict[str, Any]:
+    """{path: fingerprint} of the local corpus files the config reads (empty for the quickstart blend and
+    Hub ids). Hashing reads the files: `run_pipeline` computes this once for all its steps."""
     from luxical_st.data.corpus import local_corpus_files
     from luxical_st.fingerprint import fingerprints
 
+    files = local_corpus_files(config.corpus.corpus)
+    return dict(fingerprints(files)) if files else {}
+
+
+def step_signature(
+    config: PipelineConfig, step: str, corpus_files: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The config values that determine the artifact of `step`, and for a step that reads a local corpus
+    the content fingerprints of its files (`CORPUS_FILES_KEY`), so a corpus changed in place is noticed.
+    `corpus_files` are those fingerprints when the caller has them (`corpus_fingerprints`)."""
     signature: dict[str, Any] = {}
     for section in _STEP_SECTIONS[step]:
         signature.update(dataclasses.asdict(getattr(config, section)))
     signature = {key: value for key, value in signature.items() if key not in _NEUTRAL_KEYS}
-    files = local_corpus_files(config.corpus.corpus) if "corpus" in _STEP_SECTIONS[step] else []
-    if files:
-        signature[CORPUS_FILES_KEY] = fingerprints(files)
+    if "corpus" in _STEP_SECTIONS[step]:
+        files = corpus_fingerprints(config) if corpus_files is None else corpus_files
+        if files:
+            signature[CORPUS_FILES_KEY] = files
     return signature
 
 
@@ -330,7 +341,7 @@ def training_step(
         layer_sizes=config.model.layer_sizes,
         seed=config.model.model_seed,
     )
-    axes = None
+    identity_axes = None  # the principal axes an identity-started network outputs
     if token_embeddings is not None:
         from luxical_st.training.teacher_init import seed_first_layer, seed_identity_path
 
@@ -342,6 +353,7 @@ def training_step(
         )
         if config.model.hidden_init == "identity":
             seed_identity_path(model, axes.shape[1], seed=config.model.model_seed)
+            identity_axes = axes
     targets = load_teacher_targets(targets_dir, streaming=train_config.streaming)
     examples = document_examples(itertools.islice(iter_texts(targets, "text"), _EXAMPLE_DOCUMENTS))
     luxical_card(model, training_config=config, examples=examples if len(examples) > 1 else None)
@@ -367,10 +379,10 @@ def training_step(
         gram_kl_weight=train_config.gram_kl_weight,
         lexical_kl_weight=train_config.lexical_kl_weight,
     )
-    if axes is not None and config.model.hidden_init == "identity":
+    if identity_axes is not None:
         from luxical_st.training.teacher_init import seed_projection
 
-        seed_projection(loss, axes)
+        seed_projection(loss, identity_axes)
     result = train_model(
         model, dataset, loss, train_config, output_dir / CHECKPOINTS_DIR, callbacks=callbacks
     )
@@ -409,17 +421,18 @@ def run_pipeline(config: PipelineConfig, callbacks: Sequence[Any] = ()) -> Path:
     corpus = cache(lambda: load_corpus(config))
     targets_dir = output_dir / TARGETS_DIR
     vocabulary_path = output_dir / VOCABULARY_FILE
-    state.claim("targets", step_signature(config, "targets"), targets_dir.exists())
-    state.claim("vocabulary", step_signature(config, "vocabulary"), vocabulary_path.exists())
+    corpus_files = corpus_fingerprints(config)  # once: hashing reads every corpus file
+    state.claim("targets", step_signature(config, "targets", corpus_files), targets_dir.exists())
+    state.claim("vocabulary", step_signature(config, "vocabulary", corpus_files), vocabulary_path.exists())
     if config.model.teacher_init:
         state.claim(
             "token_embeddings",
-            step_signature(config, "token_embeddings"),
+            step_signature(config, "token_embeddings", corpus_files),
             (output_dir / TOKEN_EMBEDDINGS_FILE).exists(),
         )
     state.claim(
         "training",
-        step_signature(config, "training"),
+        step_signature(config, "training", corpus_files),
         model_dir.exists() or (output_dir / CHECKPOINTS_DIR).exists(),
     )
     if (model_dir / "modules.json").is_file():

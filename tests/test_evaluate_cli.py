@@ -113,3 +113,33 @@ def test_speed_only_run_writes_tables_without_plots(tiny_paths: list[str], tmp_p
     table = (tmp_path / "results.md").read_text()
     assert table.splitlines()[0] == "| model | params | dim | docs/s | MiB/s | x first |"
     assert not list(tmp_path.glob("*.png"))
+
+
+def test_a_model_with_a_sketch_gets_its_distilled_network_as_a_second_row(tiny_paths, tweet_texts, tmp_path):
+    """evaluate.py shows the distilled output beside the full one (same folder, sketch removed), scored
+    on the same tasks; the distilled row's vectors are the network's own, not the mixed output."""
+    from luxical_st.evaluation import run_evaluation
+    from luxical_st.evaluation.baselines import build_baseline, without_sketch
+    from luxical_st.loading import load_sentence_transformer
+    from luxical_st.model import add_lexical_sketch
+
+    model = load_sentence_transformer(tiny_paths[0])  # this installation's own module classes
+    plain = model.encode(tweet_texts[:20])
+    assert without_sketch(model) is None
+    add_lexical_sketch(model, dimensions=32, weight=0.5)
+    model.save(str(tmp_path / "sketched" / "model"))
+    distilled = build_baseline(f"baseline:distilled:{tmp_path / 'sketched' / 'model'}")
+    np.testing.assert_allclose(distilled.encode(tweet_texts[:20]), plain, atol=1e-6)
+    with pytest.raises(ValueError, match="no LexicalSketch"):
+        build_baseline(f"baseline:distilled:{tiny_paths[0]}")
+
+    args = parse(
+        ["--model", str(tmp_path / "sketched" / "model"), "--model", tiny_paths[1], "--tasks", "SimLex999"]
+        + ["--output_dir", str(tmp_path / "out"), "--skip_edu", "--skip_speed", "--no_cache"]
+    )
+    results = run_evaluation(args)
+    assert list(results["models"]) == ["sketched-model", "sketched-model-distilled", "lux-b"]
+    assert results["models"]["sketched-model-distilled"]["facts"]["embed_dim"] == 24
+    assert results["models"]["sketched-model"]["facts"]["embed_dim"] == 24 + 32
+    assert set(results["mteb"]) == set(results["models"])
+    assert "sketched-model-distilled" in (tmp_path / "out" / "results.md").read_text()

@@ -405,10 +405,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(json.dumps(read_targets_metadata(output), indent=2))
 
 
-if __name__ == "__main__":
-    main()
-
-
 def subset_targets(
     source_dir: str | os.PathLike[str], output_dir: str | os.PathLike[str], keep: Callable[[str], bool]
 ) -> Path:
@@ -435,3 +431,7 @@ def subset_targets(
             count, shards = count + kept.num_rows, shards + 1
     finish_run(output, run, count)
     return output
+
+
+if __name__ == "__main__":
+    main()

@@ -107,7 +107,7 @@ def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
 
     paths = model_specs(args.model)
     models = {name: load_model(path, device=args.device) for name, path in paths.items()}
-    _add_distilled_rows(models, paths)
+    models, paths = _with_distilled_rows(models, paths)
     results: dict[str, Any] = {
         "command": " ".join(shlex.quote(part) for part in sys.argv),
         "arguments": asdict(args),
@@ -144,23 +144,23 @@ def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
     return results
 
 
-def _add_distilled_rows(models: dict[str, Any], paths: dict[str, str]) -> None:
-    """Beside every model whose output mixes its input back in (a `LexicalSketch`), its distilled
-    network alone, labelled `<label>-distilled`: the sketch lifts the output, and this row shows what
-    distillation itself learned (in place, right after the full model)."""
+def _with_distilled_rows(
+    models: dict[str, Any], paths: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """`models` and `paths` with, right after every model whose output mixes its input back in (a
+    `LexicalSketch`), its distilled network alone, labelled `<label>-distilled`: the sketch lifts the
+    output, and this row shows what distillation itself learned."""
     from luxical_st.evaluation.baselines import BASELINE_PREFIX, DISTILLED, is_baseline, without_sketch
 
-    for name in list(models):
-        distilled = without_sketch(models[name])
+    rows: dict[str, Any] = {}
+    row_paths: dict[str, str] = {}
+    for name, model in models.items():
+        rows[name], row_paths[name] = model, paths[name]
+        distilled = None if is_baseline(paths[name]) else without_sketch(model)
         label = f"{name}-{DISTILLED}"
-        if distilled is None or label in models or is_baseline(paths[name]):
-            continue
-        entries = list(models.items())
-        position = [key for key, _ in entries].index(name) + 1
-        entries.insert(position, (label, distilled))
-        models.clear()
-        models.update(entries)
-        paths[label] = f"{BASELINE_PREFIX}{DISTILLED}:{paths[name]}"
+        if distilled is not None and label not in models:
+            rows[label], row_paths[label] = distilled, f"{BASELINE_PREFIX}{DISTILLED}:{paths[name]}"
+    return rows, row_paths
 
 
 def _run_mteb(args: EvaluationArguments, models: dict[str, Any], paths: dict[str, str]) -> dict[str, Any]:
