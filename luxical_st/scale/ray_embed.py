@@ -259,8 +259,6 @@ def embed_files(
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     _check_model_path(model)
     check_remote_code(model, trust_remote_code, "--trust-remote-code")
-    if heads:  # a head of another model is refused here in one line, not inside every actor
-        BatchEncoder(model, threads=None, heads=heads, trust_remote_code=trust_remote_code)
     output = Path(output_dir)
     settings = {
         "version": PLAN_VERSION,
@@ -276,11 +274,15 @@ def embed_files(
         plan = load_or_save_plan(output, {**settings, "units": []})
         if (output / COMPLETE_FILE).is_file():
             return dict(json.loads((output / COMPLETE_FILE).read_text(encoding="utf-8")))
-        fmt = _embedding_format(output, plan["units"], model, precision, text_column, True, trust_remote_code)
+        fmt = _embedding_format(
+            output, plan["units"], model, precision, text_column, True, trust_remote_code, heads
+        )
     else:  # a fresh run: nothing is written before the input was read and the format calibrated
         files = list_input_files(source, data_files)
         planned = plan_units(files, unit_rows, unit_bytes)
-        fmt = _embedding_format(output, planned, model, precision, text_column, False, trust_remote_code)
+        fmt = _embedding_format(
+            output, planned, model, precision, text_column, False, trust_remote_code, heads
+        )
         plan = load_or_save_plan(output, {**settings, "files": fingerprints(files), "units": planned})
         fmt.save(output)
     units = plan["units"]
@@ -355,10 +357,14 @@ def _embedding_format(
     text_column: str,
     reuse: bool,
     trust_remote_code: bool = False,
+    heads: Sequence[str] = (),
 ) -> EmbeddingFormat:
     """The run's format: the saved sidecar on a rerun (`reuse`), else calibrated on the first unit's
-    texts (saved by the caller)."""
+    texts (saved by the caller). The driver's one encoder also loads the `heads`, so a head of another
+    model is refused here in one line, before any actor starts (inside one it is a Ray traceback)."""
     if reuse and (output / FORMAT_FILE).is_file():
+        if heads:
+            BatchEncoder(model, threads=None, heads=heads, trust_remote_code=trust_remote_code)
         return EmbeddingFormat.load(output)
     wanted = CALIBRATION_DOCUMENTS if precision in ("int8", "uint8") else 2  # others need no ranges
     texts = _first_texts(units, text_column, wanted)  # a missing or bad text column is found here
@@ -366,7 +372,7 @@ def _embedding_format(
         if precision in ("int8", "uint8"):
             raise ValueError(f"{precision} ranges need at least two documents; the input has {len(texts)}")
         texts += [f"dimension probe {i}" for i in range(2 - len(texts))]  # only the width is needed
-    encoder = BatchEncoder(model, threads=None, trust_remote_code=trust_remote_code)
+    encoder = BatchEncoder(model, threads=None, heads=heads, trust_remote_code=trust_remote_code)
     return calibrate(encoder, texts, precision)
 
 
