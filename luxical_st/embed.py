@@ -31,7 +31,7 @@ def parse_size(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from luxical_st.embedding_format import PRECISIONS
+    from luxical_st.quantization import STORED_PRECISIONS
     from luxical_st.scale.encoder import DEFAULT_BATCH_BYTES
     from luxical_st.scale.units import DEFAULT_UNIT_ROWS
 
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True, help="Luxical SentenceTransformer folder or Hub id")
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--id-column", default="id")
-    parser.add_argument("--precision", default="float32", choices=PRECISIONS)
+    parser.add_argument("--precision", default="float32", choices=STORED_PRECISIONS)
     parser.add_argument("--head", action="append", default=[], help="classifier head folder (repeatable)")
     parser.add_argument("--workers", type=int, default=None, help="actors (default: CPUs / threads)")
     parser.add_argument("--threads-per-worker", type=int, default=1)

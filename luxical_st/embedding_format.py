@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-PRECISIONS = ("float32", "float16", "int8", "uint8", "binary")
+from luxical_st.quantization import STORED_PRECISIONS, dequantize_stored, quantize_stored
+
 FORMAT_FILE = "luxical_embedding.json"
 EMBEDDING_COLUMN = "embedding"
 FORMAT_VERSION = 1
@@ -34,8 +35,8 @@ class EmbeddingFormat:
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.precision not in STORED_PRECISIONS:
+            raise ValueError(f"precision must be one of {STORED_PRECISIONS}, got {self.precision!r}")
         if self.precision in ("int8", "uint8") and (
             self.ranges is None or any(len(row) != self.dimensions for row in self.ranges)
         ):
@@ -81,30 +82,13 @@ class EmbeddingFormat:
         embeddings = np.asarray(embeddings, dtype=np.float32)
         if embeddings.ndim != 2 or embeddings.shape[1] != self.dimensions:
             raise ValueError(f"expected embeddings of shape (n, {self.dimensions}), got {embeddings.shape}")
-        if self.precision == "float32":
-            return embeddings
-        if self.precision == "float16":
-            return embeddings.astype(np.float16)
-        from sentence_transformers.util.quantization import quantize_embeddings
-
         ranges = None if self.ranges is None else np.asarray(self.ranges, dtype=np.float32)
-        return np.asarray(quantize_embeddings(embeddings, self.precision, ranges=ranges))  # type: ignore[arg-type]
+        return quantize_stored(embeddings, self.precision, ranges)
 
     def dequantize(self, values: np.ndarray) -> np.ndarray:
-        """Float32 embeddings back from stored values (bucket centres for int8/uint8, +-1 for binary).
-        An all-zero embedding (an empty text) comes back as bucket centres or -1s, not zeros."""
-        values = np.asarray(values)
-        if self.precision in ("float32", "float16"):
-            return values.astype(np.float32)
-        if self.precision == "binary":
-            bits = np.unpackbits((values.astype(np.int16) + 128).astype(np.uint8), axis=-1)
-            return bits[:, : self.dimensions].astype(np.float32) * 2 - 1
-        assert self.ranges is not None
-        starts, ends = (np.asarray(row, dtype=np.float32) for row in self.ranges)
-        steps = (ends - starts) / 255
-        steps = np.where(steps == 0, 1, steps)
-        buckets = values.astype(np.float32) + (128 if self.precision == "int8" else 0)
-        return starts + (buckets + 0.5) * steps
+        """Float32 embeddings back from stored values (`quantization.dequantize_stored`)."""
+        ranges = None if self.ranges is None else np.asarray(self.ranges, dtype=np.float32)
+        return dequantize_stored(values, self.precision, self.dimensions, ranges)
 
     def arrow_type(self) -> Any:
         import pyarrow as pa

@@ -27,8 +27,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from luxical_st.modules.ngram_tfidf import check_texts
+
 Precision = Literal["float32", "int8", "bfloat16", "auto"]
-PRECISIONS: tuple[str, ...] = ("float32", "int8", "bfloat16", "auto")
+COMPUTE_PRECISIONS: tuple[str, ...] = ("float32", "int8", "bfloat16", "auto")
 INT8_MIN_IN_FEATURES = 1024
 """Dense layers at least this wide at their input are quantized: the 3072 x 3072 layer of Luxical-One."""
 
@@ -41,8 +43,8 @@ def native_bfloat16() -> bool:
 
 
 def resolve_precision(precision: str) -> str:
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision not in COMPUTE_PRECISIONS:
+        raise ValueError(f"precision must be one of {COMPUTE_PRECISIONS}, got {precision!r}")
     if precision == "auto":
         return "bfloat16" if native_bfloat16() else "float32"
     return precision
@@ -106,11 +108,9 @@ def encode(model: Any, texts: Sequence[str], batch_size: int = 1024) -> np.ndarr
     """The float32 embeddings of `texts`, as `model.encode(texts, batch_size=batch_size)` gives them
     (identical values), with the input module's work on batch k + 1 overlapped with the layers on
     batch k. Like `encode`, texts are batched by length (longest first)."""
-    if isinstance(texts, str):
-        raise TypeError("expected a list of texts, got a single str: wrap it in a list")
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-    texts = list(texts)
+    texts = check_texts(texts)
     modules = list(model)
     if not modules or type(modules[0]).__name__ != "NgramTfidf":
         raise TypeError("encode takes a Luxical SentenceTransformer (first module NgramTfidf)")

@@ -35,6 +35,7 @@ from luxical_st.artifacts import (  # noqa: E402
 from luxical_st.artifacts import PIPELINE_CONFIG_FILE as CONFIG_FILE  # noqa: E402
 from luxical_st.config import PipelineConfig  # noqa: E402
 from luxical_st.data.corpus import first_documents  # noqa: E402
+from luxical_st.records import write_json  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -134,9 +135,7 @@ class PipelineState:
                 "use a new output_dir or delete that artifact to redo the step"
             )
         self.steps[step] = signature
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.steps, indent=2, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_json(self.path, {name: self.steps[name] for name in sorted(self.steps)})
 
 
 def load_corpus(config: PipelineConfig) -> Any:

@@ -72,7 +72,7 @@ def test_cli_refuses_inputs_it_would_misread(corpus, embeddings, tmp_path):
     with pytest.raises(ValueError, match=r"luxical_embedding\.json"):  # raw int8 codes are not the embedding
         main(["--input", str(tmp_path / "int8.parquet"), "--embedding-column", "embedding", *out])
     pq.write_table(pa.table({"text": ["a text", None, "another"]}), tmp_path / "texts.parquet")
-    with pytest.raises(ValueError, match="row 1 is None, not a string"):
+    with pytest.raises(TypeError, match=r"row 1 is None \(NoneType\), not a string"):
         main(["--input", str(tmp_path / "texts.parquet"), "--model", "unused-never-loaded", *out])
     with pytest.raises(SystemExit):  # a usage error naming the missing column
         main(["--input", str(tmp_path / "int8.parquet"), "--embedding-column", "vector", *out])

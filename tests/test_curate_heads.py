@@ -143,7 +143,7 @@ def test_a_different_model_or_bad_input_is_refused(embeddings, outlets, model, t
         head.set_encoder(other)
     with pytest.raises(ValueError, match="shape"):
         head.predict(np.zeros((2, 5), np.float32))
-    with pytest.raises(TypeError, match="list of texts"):
+    with pytest.raises(TypeError, match="must be a list of strings"):
         head.predict("one text")
     folder = head.save(tmp_path / "head")
     config = json.loads((folder / HEAD_CONFIG_FILE).read_text())

@@ -7,7 +7,7 @@ import pytest
 
 from luxical_st.data import prose
 from luxical_st.data.documents import passage_rows, passages, pooled_document_targets
-from luxical_st.data.teacher import dequantize, quantize
+from luxical_st.quantization import dequantize_targets, quantize_targets
 
 
 def test_passages_keep_every_word_in_order_within_the_limit(news_texts: list[str]) -> None:
@@ -55,7 +55,7 @@ def test_pooled_targets_average_consecutive_passages(news_texts: list[str]) -> N
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(len(ids), 16)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    codes = quantize(vectors, 0.3)
+    codes = quantize_targets(vectors, 0.3)
     targets = datasets.Dataset.from_dict({"id": ids, "text": texts, "embedding": list(codes)})
     pooled = pooled_document_targets(targets, max_passages=3, limit=0.3)
     passages_count = len(ids) - 2
@@ -63,9 +63,9 @@ def test_pooled_targets_average_consecutive_passages(news_texts: list[str]) -> N
         len(range(s, min(s + 3, passages_count))) > 1 for s in range(0, passages_count, 3)
     )
     assert pooled[0]["id"] == "news-0#0-2" and pooled[0]["text"] == "\n".join(texts[:3])
-    expected = dequantize(codes[:3], 0.3).mean(axis=0)
+    expected = dequantize_targets(codes[:3], 0.3).mean(axis=0)
     expected /= np.linalg.norm(expected)
-    got = dequantize(np.asarray(pooled[0]["embedding"], dtype=np.uint8), 0.3)
+    got = dequantize_targets(np.asarray(pooled[0]["embedding"], dtype=np.uint8), 0.3)
     np.testing.assert_allclose(got, np.clip(expected, -0.3, 0.3), atol=0.3 / 255 + 1e-6)
     assert pooled.features == targets.features
     with pytest.raises(ValueError, match="at least 2"):

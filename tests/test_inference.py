@@ -66,7 +66,7 @@ def test_pipelined_encode_equals_model_encode(tokenizer, vocabulary, news_texts,
     for batch_size in (1, 32, 10_000):
         np.testing.assert_allclose(encode(model, texts, batch_size=batch_size), expected, atol=1e-6)
     assert encode(model, []).shape == (0, expected.shape[1])
-    with pytest.raises(TypeError, match="list of texts"):
+    with pytest.raises(TypeError, match="must be a list of strings"):
         encode(model, "one text")
-    with pytest.raises(TypeError, match="not str"):
+    with pytest.raises(TypeError, match="not a string"):
         encode(model, ["fine", None])  # type: ignore[list-item]

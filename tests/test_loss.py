@@ -68,10 +68,12 @@ def test_gram_kl_rejects_bad_batches() -> None:
 
 
 def test_dequantize_labels_matches_the_data_helper() -> None:
-    from luxical_st.data.teacher import dequantize, quantize
+    from luxical_st.quantization import dequantize_targets, quantize_targets
 
-    codes = quantize(np.random.default_rng(2).uniform(-0.4, 0.4, size=(5, 16)).astype(np.float32), limit=0.3)
-    expected = dequantize(codes, limit=0.3)
+    codes = quantize_targets(
+        np.random.default_rng(2).uniform(-0.4, 0.4, size=(5, 16)).astype(np.float32), limit=0.3
+    )
+    expected = dequantize_targets(codes, limit=0.3)
     # The ST collator widens uint8 lists to int64; both dtypes must give the same rows.
     for labels in (torch.from_numpy(codes), torch.from_numpy(codes).long()):
         np.testing.assert_allclose(dequantize_labels(labels, 0.3).numpy(), expected, atol=1e-6)

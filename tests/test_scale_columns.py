@@ -11,7 +11,8 @@ pytest.importorskip("datatrove")
 
 from luxical_st.embedding_format import FORMAT_FILE, EmbeddingFormat
 from luxical_st.model import build_model
-from luxical_st.scale.encoder import BatchEncoder, byte_batches, calibrate, check_texts
+from luxical_st.modules.ngram_tfidf import check_texts
+from luxical_st.scale.encoder import BatchEncoder, byte_batches, calibrate
 from tests.conftest import exact_ngram_vocabulary
 
 
@@ -120,7 +121,7 @@ def test_encoder_equals_model_encode_and_checks_texts(model, news_texts, edge_te
     fmt = calibrate(encoder, texts, "int8")
     columns = BatchEncoder(model, fmt=fmt).columns(texts)
     assert list(columns) == ["embedding"] and len(columns["embedding"]) == len(texts)
-    with pytest.raises(TypeError, match="row 1 is NoneType"):
+    with pytest.raises(TypeError, match="row 1 is None"):
         check_texts(["a", None])
     with pytest.raises(TypeError, match="not a single string"):
         encoder.encode("one text")

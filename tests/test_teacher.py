@@ -19,14 +19,13 @@ from luxical_st.data.teacher import (
     COMPLETE_FILE,
     METADATA_FILE,
     compute_teacher_targets,
-    dequantize,
     load_teacher,
     load_teacher_targets,
-    quantize,
     read_targets_metadata,
     subset_targets,
     targets_complete,
 )
+from luxical_st.quantization import dequantize_targets, quantize_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,16 +44,18 @@ def corpus(tweet_texts: list[str]) -> datasets.Dataset:
 def test_quantisation_error_is_at_most_half_a_step() -> None:
     x = np.random.default_rng(0).uniform(-0.3, 0.3, size=(200, 64)).astype(np.float32)
     x[0, :4] = [-0.3, 0.3, 0.0, 0.1]
-    q = quantize(x)
+    q = quantize_targets(x)
     assert q.dtype == np.uint8 and q[0, 0] == 0 and q[0, 1] == 255
-    error = np.abs(dequantize(q) - x)
+    error = np.abs(dequantize_targets(q) - x)
     assert error.max() <= 0.3 / 255 + 1e-6  # half of the 0.6 / 255 step
-    assert np.abs(dequantize(quantize(np.array([-2.0, 5.0]))) - [-0.3, 0.3]).max() < 1e-6  # saturates
-    wide = quantize(x, limit=0.5)
-    assert np.abs(dequantize(wide, limit=0.5) - x).max() <= 0.5 / 255 + 1e-6
-    as_torch = dequantize(torch.from_numpy(q))
+    assert (
+        np.abs(dequantize_targets(quantize_targets(np.array([-2.0, 5.0]))) - [-0.3, 0.3]).max() < 1e-6
+    )  # saturates
+    wide = quantize_targets(x, limit=0.5)
+    assert np.abs(dequantize_targets(wide, limit=0.5) - x).max() <= 0.5 / 255 + 1e-6
+    as_torch = dequantize_targets(torch.from_numpy(q))
     assert isinstance(as_torch, torch.Tensor) and as_torch.dtype == torch.float32
-    np.testing.assert_allclose(as_torch.numpy(), dequantize(q), atol=1e-7)
+    np.testing.assert_allclose(as_torch.numpy(), dequantize_targets(q), atol=1e-7)
 
 
 def test_bfloat16_teacher_targets_stay_within_one_step(teacher, tweet_texts: list[str]) -> None:
@@ -75,17 +76,17 @@ def test_bfloat16_teacher_targets_stay_within_one_step(teacher, tweet_texts: lis
 
 def test_quantisation_rejects_bad_input() -> None:
     with pytest.raises(TypeError, match="float"):
-        quantize(np.array([1, 2]))
+        quantize_targets(np.array([1, 2]))
     with pytest.raises(ValueError, match="NaN"):
-        quantize(np.array([np.nan], np.float32))
+        quantize_targets(np.array([np.nan], np.float32))
     with pytest.raises(ValueError, match="limit"):
-        quantize(np.zeros(2, np.float32), limit=0.0)
+        quantize_targets(np.zeros(2, np.float32), limit=0.0)
     with pytest.raises(TypeError, match="integer codes"):
-        dequantize(np.zeros(2, np.float32))
+        dequantize_targets(np.zeros(2, np.float32))
     with pytest.raises(ValueError, match=r"\[0, 255\]"):
-        dequantize(np.array([256]))
+        dequantize_targets(np.array([256]))
     with pytest.raises(TypeError, match="numpy array or torch tensor"):
-        dequantize([1, 2])  # type: ignore[call-overload]
+        dequantize_targets([1, 2])  # type: ignore[call-overload]
 
 
 def test_targets_are_the_teachers_truncated_normalised_embeddings(teacher, corpus, tmp_path: Path) -> None:
@@ -101,7 +102,7 @@ def test_targets_are_the_teachers_truncated_normalised_embeddings(teacher, corpu
     assert codes.shape == (60, 256)
     full = teacher.encode(list(corpus["text"][:60]), convert_to_numpy=True)[:, :256]
     expected = full / np.linalg.norm(full, axis=1, keepdims=True)
-    rows = dequantize(codes)
+    rows = dequantize_targets(codes)
     cosine = (rows * expected).sum(1) / np.linalg.norm(rows, axis=1)
     assert cosine.min() > 0.999
     assert np.abs(rows - expected).max() <= 0.3 / 255 + 1e-6  # MiniLM values stay inside +-0.3

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from luxical_st.modules.ngram_tfidf import check_texts
+
 HEAD_FORMAT_VERSION = 1
 HEAD_CONFIG_FILE = "head_config.json"
 HEAD_WEIGHTS_FILE = "head.safetensors"
@@ -166,8 +168,6 @@ class ClassifierHead:
 
     def embed(self, inputs: Any, batch_size: int = 256) -> np.ndarray:
         """Stored embeddings (a 2-d array or tensor) as float32, or texts embedded by the head's model."""
-        if isinstance(inputs, str):
-            raise TypeError("pass a list of texts, not a single string")
         if hasattr(inputs, "shape"):
             if hasattr(inputs, "detach"):  # a torch tensor
                 inputs = inputs.detach().float().cpu().numpy()
@@ -177,7 +177,7 @@ class ClassifierHead:
                     f"embeddings must have shape (n, {self.embedding_dimension}), got {array.shape}"
                 )
             return array.copy()
-        texts = list(inputs)
+        texts = check_texts(inputs)
         if not texts:
             return np.zeros((0, self.embedding_dimension), dtype=np.float32)
         encoder = self.encoder()

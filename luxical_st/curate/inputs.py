@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from luxical_st.embedding_format import StoredRows, embeddings_of, format_of, parquet_files, read_stored
+from luxical_st.modules.ngram_tfidf import check_texts
 
 
 def add_input_arguments(parser: argparse.ArgumentParser, model_help: str) -> None:
@@ -41,11 +42,7 @@ class CurateInput:
 
 def text_list(column: Any, where: str) -> list[str]:
     """The strings of an Arrow text column; a null or non-string row is named, never embedded as "None"."""
-    texts = column.to_pylist()
-    wrong = next((i for i, text in enumerate(texts) if not isinstance(text, str)), None)
-    if wrong is not None:
-        raise ValueError(f"{where} row {wrong} is {texts[wrong]!r}, not a string")
-    return texts
+    return check_texts(column.to_pylist(), where)
 
 
 def load_model(name_or_path: str, trust_remote_code: bool, hint: str = "--trust-remote-code") -> Any:

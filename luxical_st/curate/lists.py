@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from luxical_st.curate.inputs import load_model
+from luxical_st.modules.ngram_tfidf import check_texts
 
 Model = Any  # a SentenceTransformer, or a folder / Hub id of one
 
@@ -41,18 +42,9 @@ def load(model: Model, trust_remote_code: bool = False) -> Any:
     return model
 
 
-def _texts(texts: Sequence[str], what: str) -> list[str]:
-    if isinstance(texts, str) or not isinstance(texts, Sequence):
-        raise TypeError(f"{what} must be a list of strings, got {type(texts).__name__}")
-    wrong = [type(t).__name__ for t in texts if not isinstance(t, str)]
-    if wrong:
-        raise TypeError(f"{what} must hold only strings, found {wrong[0]}")
-    return list(texts)
-
-
 def _embed(model: Model, texts: Sequence[str], what: str, trust_remote_code: bool) -> Any:
     return load(model, trust_remote_code).encode(
-        _texts(texts, what), convert_to_tensor=True, normalize_embeddings=True, show_progress_bar=False
+        check_texts(texts, what), convert_to_tensor=True, normalize_embeddings=True, show_progress_bar=False
     )
 
 
@@ -75,7 +67,7 @@ def rank(
     """`docs` as (doc, cosine to `query`), most similar first; the first `k` only if given."""
     from sentence_transformers.util import semantic_search
 
-    docs = _texts(docs, "docs")
+    docs = check_texts(docs, "docs")
     if not docs:
         return []
     if not isinstance(query, str):
@@ -119,7 +111,7 @@ def filter(  # WordLlama's name (shadows the builtin inside this module only)
     from sentence_transformers.util import cos_sim
 
     threshold = _cosine_threshold(threshold)
-    docs = _texts(docs, "docs")
+    docs = check_texts(docs, "docs")
     if not docs:
         return []
     scores = cos_sim(
@@ -142,7 +134,7 @@ def deduplicate(
     from sentence_transformers.util import paraphrase_mining_embeddings
 
     threshold, top_k = _cosine_threshold(threshold), _at_least_one(top_k, "top_k")
-    docs = _texts(docs, "docs")
+    docs = check_texts(docs, "docs")
     if len(docs) < 2:
         return list(range(len(docs))) if return_indices else docs
     pairs = paraphrase_mining_embeddings(
@@ -177,7 +169,7 @@ def cluster(
     from sentence_transformers.util import community_detection
 
     threshold, min_size = _cosine_threshold(threshold), _at_least_one(min_size, "min_size")
-    docs = _texts(docs, "docs")
+    docs = check_texts(docs, "docs")
     if not docs:
         return []
     groups = community_detection(

@@ -86,7 +86,7 @@ def pooled_document_targets(targets: datasets.Dataset, max_passages: int, limit:
     Columns: id (`<id>#<first>-<last>`), text, embedding."""
     import datasets
 
-    from luxical_st.data.teacher import dequantize, quantize
+    from luxical_st.quantization import dequantize_targets, quantize_targets
 
     if max_passages < 2:
         raise ValueError(f"pooling needs at least 2 passages per document, got {max_passages}")
@@ -113,10 +113,14 @@ def pooled_document_targets(targets: datasets.Dataset, max_passages: int, limit:
     subset = targets.select(all_rows)
     codes = np.asarray(subset.with_format("numpy")["embedding"])
     subset_texts = subset["text"]
-    vectors = dequantize(codes, limit)
+    vectors = dequantize_targets(codes, limit)
     means = np.stack([vectors[[position[r] for r in rows]].mean(axis=0) for rows in rows_in_order])
     means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
     for rows in rows_in_order:
         texts.append("\n".join(subset_texts[position[r]] for r in rows))
-    columns: dict[str, Any] = {"id": new_ids, "text": texts, "embedding": list(quantize(means, limit))}
+    columns: dict[str, Any] = {
+        "id": new_ids,
+        "text": texts,
+        "embedding": list(quantize_targets(means, limit)),
+    }
     return datasets.Dataset.from_dict(columns, features=targets.features)

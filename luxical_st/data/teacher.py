@@ -20,9 +20,12 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from luxical_st.quantization import quantize_targets, target_step
+from luxical_st.records import claim_record, remove_leftovers, write_atomic, write_json
 
 if TYPE_CHECKING:
     import datasets
@@ -39,49 +42,6 @@ SHARD_GLOB = "shard-*.parquet"
 DEFAULT_TEACHER = "Snowflake/snowflake-arctic-embed-m-v2.0"
 """The teacher of Luxical-One (online users); `None` means the offline all-MiniLM-L6-v2 package."""
 DEFAULT_MAX_SEQ_LENGTH = 512
-LEVELS = 255
-
-
-def _step(limit: float) -> float:
-    if not np.isfinite(limit) or limit <= 0:
-        raise ValueError(f"quantisation limit must be a positive number, got {limit}")
-    return 2.0 * limit / LEVELS
-
-
-def quantize(x: np.ndarray, limit: float = 0.3) -> np.ndarray:
-    """uint8 codes ``round(clip(x + limit, 0, 2 limit) / (2 limit / 255))``: values outside
-    [-limit, limit] saturate; inside it the round trip errs by at most half a step (limit / 255)."""
-    step = _step(limit)
-    x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"quantize expects a float array, got dtype {x.dtype}")
-    if not np.isfinite(x).all():
-        raise ValueError("quantize got NaN or infinite values")
-    return np.rint(np.clip(x + limit, 0.0, 2.0 * limit) / step).astype(np.uint8)
-
-
-@overload
-def dequantize(q: np.ndarray, limit: float = 0.3) -> np.ndarray: ...
-@overload
-def dequantize(q: torch.Tensor, limit: float = 0.3) -> torch.Tensor: ...
-def dequantize(q: np.ndarray | torch.Tensor, limit: float = 0.3) -> np.ndarray | torch.Tensor:
-    """float32 values of uint8 codes (numpy in, numpy out; torch in, torch out)."""
-    step = _step(limit)
-    if not isinstance(q, np.ndarray):
-        import torch
-
-        if not isinstance(q, torch.Tensor):
-            raise TypeError(f"dequantize expects a numpy array or torch tensor, got {type(q).__name__}")
-        if q.is_floating_point() or q.is_complex() or q.dtype == torch.bool:
-            raise TypeError(f"dequantize expects integer codes, got dtype {q.dtype}")
-        if q.numel() and (int(q.min()) < 0 or int(q.max()) > LEVELS):
-            raise ValueError("dequantize expects codes in [0, 255]")
-        return q.float() * step - limit
-    if not np.issubdtype(q.dtype, np.integer):
-        raise TypeError(f"dequantize expects integer codes, got dtype {q.dtype}")
-    if q.size and (q.min() < 0 or q.max() > LEVELS):
-        raise ValueError("dequantize expects codes in [0, 255]")
-    return (q.astype(np.float32) * np.float32(step) - np.float32(limit)).astype(np.float32)
 
 
 def load_teacher(
@@ -148,7 +108,7 @@ def embed_documents(
         dtype=np.float32,
     )[:, :dimensions]
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return quantize(rows / np.maximum(norms, 1e-12), limit=limit)
+    return quantize_targets(rows / np.maximum(norms, 1e-12), limit=limit)
 
 
 def _shard_path(output_dir: Path, index: int) -> Path:
@@ -165,12 +125,6 @@ def _finished_shards(output_dir: Path) -> int:
     return count
 
 
-def _write_atomic(path: Path, write: Callable[[Path], Any]) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def _write_shard(path: Path, ids: list[str], texts: list[str], codes: np.ndarray) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -179,11 +133,7 @@ def _write_shard(path: Path, ids: list[str], texts: list[str], codes: np.ndarray
     embedding = pa.FixedSizeListArray.from_arrays(pa.array(codes.reshape(-1), pa.uint8()), dimensions)
     table = pa.table({"id": pa.array(ids, pa.string()), "text": pa.array(texts, pa.string())})
     table = table.append_column("embedding", embedding)
-    _write_atomic(path, lambda tmp: pq.write_table(table, tmp))
-
-
-def _write_json(path: Path, content: dict[str, Any]) -> None:
-    _write_atomic(path, lambda tmp: tmp.write_text(json.dumps(content, indent=2), encoding="utf-8"))
+    write_atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def _teacher_name(teacher: SentenceTransformer) -> str:
@@ -233,7 +183,7 @@ def start_targets(
         raise ValueError(
             f"dimensions, batch_size, shard_size must be positive, got {dimensions, batch_size, shard_size}"
         )
-    _step(limit)
+    target_step(limit)
     _check_columns(dataset, text_column, id_column)
     output = Path(output_dir)
     if targets_complete(output):
@@ -310,24 +260,14 @@ def run_record(
 def claim_run(output: Path, run: dict[str, Any]) -> None:
     """Write `run.json`, or refuse a folder holding part of a run with other settings; drop leftovers
     of killed shard writers."""
-    run_path = output / RUN_FILE
-    if run_path.is_file():
-        previous = json.loads(run_path.read_text(encoding="utf-8"))
-        if previous != run:
-            raise ValueError(
-                f"{output} holds part of a run with other settings {previous}; this run has {run}: "
-                "use another output folder or delete that one"
-            )
-    else:
-        _write_json(run_path, run)
-    for stale in output.glob(".tmp-*"):
-        stale.unlink()
+    claim_record(output / RUN_FILE, run)
+    remove_leftovers(output)
 
 
 def finish_run(output: Path, run: dict[str, Any], count: int) -> None:
     """`metadata.json` and the COMPLETE marker of a run whose shards are all on disk."""
-    _write_json(output / METADATA_FILE, {**run, "count": count, "shards": _finished_shards(output)})
-    _write_atomic(output / COMPLETE_FILE, lambda tmp: tmp.write_text("complete\n", encoding="utf-8"))
+    write_json(output / METADATA_FILE, {**run, "count": count, "shards": _finished_shards(output)})
+    write_atomic(output / COMPLETE_FILE, lambda tmp: tmp.write_text("complete\n", encoding="utf-8"))
 
 
 def read_targets_metadata(output_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -427,7 +367,7 @@ def subset_targets(
         mask = [keep(str(identifier)) for identifier in table.column("id").to_pylist()]
         kept = table.filter(pa.array(mask, pa.bool_()))
         if kept.num_rows:  # no empty shards: parquet readers refuse them
-            _write_atomic(_shard_path(output, shards), functools.partial(pq.write_table, kept))
+            write_atomic(_shard_path(output, shards), functools.partial(pq.write_table, kept))
             count, shards = count + kept.num_rows, shards + 1
     finish_run(output, run, count)
     return output

@@ -115,10 +115,12 @@ def load_edu_data(
 
 def quantize_roundtrip(embeddings: np.ndarray, limit: float) -> np.ndarray:
     """Embeddings as a curation pipeline stores them: uint8 codes over [-limit, limit] and back."""
-    from luxical_st.data.teacher import dequantize, quantize
+    from luxical_st.quantization import dequantize_targets, quantize_targets
 
     return np.asarray(
-        dequantize(quantize(np.asarray(embeddings, dtype=np.float32), limit=limit), limit=limit)
+        dequantize_targets(
+            quantize_targets(np.asarray(embeddings, dtype=np.float32), limit=limit), limit=limit
+        )
     )
 
 

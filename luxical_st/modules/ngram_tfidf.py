@@ -145,7 +145,7 @@ class NgramTfidf(InputModule):
         Within a row, features are sorted and distinct; a text without in-vocabulary n-grams gets an
         empty (all-zero) row.
         """
-        texts = _check_texts(texts, positions=True)
+        texts = check_texts(texts)
         ids, lengths = self.encoder.encode_flat(texts)
         token_starts = np.cumsum(lengths) - lengths
         chunk_of_text = token_starts // _CHUNK_TOKENS
@@ -192,7 +192,7 @@ class NgramTfidf(InputModule):
     ) -> dict[str, torch.Tensor]:
         """Texts -> {"input_ids", "offsets", "per_sample_weights"} for `torch.nn.EmbeddingBag`."""
         # sentence-transformers hands over a length-sorted batch: an index here is not the caller's.
-        texts = _check_texts(inputs, positions=False)
+        texts = check_texts(inputs, where=None)
         if prompt:
             texts = self._prepend_prompt(texts, prompt)
         indices, offsets, weights = self.transform(texts)
@@ -276,21 +276,23 @@ class NgramTfidf(InputModule):
         return cls(tokenizer, arrays["ngrams"], arrays["idf"], max_ngram_length=config["max_ngram_length"])
 
 
-def _check_texts(inputs: Any, positions: bool) -> list[str]:
-    """The inputs as a list of str; a TypeError names the first value that is not one (and, with
-    `positions`, its index in the caller's list)."""
+def check_texts(inputs: Any, where: str | None = "texts") -> list[str]:
+    """The one text check of the project: `inputs` as a list of str. A single str, something that is not
+    a list, or a value that is not a str (None included) raises a TypeError naming `where` and the row
+    of the first bad value (`where=None`: the caller's row numbers mean nothing to the user)."""
+    what = where or "the texts"
     if isinstance(inputs, str):
-        raise TypeError("expected a list of texts, got a single str: wrap it in a list")
+        raise TypeError(f"{what} must be a list of strings, not a single string: wrap it in a list")
     try:
         texts = list(inputs)
     except TypeError:
-        raise TypeError(f"expected a list of texts, got {type(inputs).__name__}") from None
+        raise TypeError(f"{what} must be a list of strings, got {type(inputs).__name__}") from None
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             shown = repr(text)
             shown = shown if len(shown) <= 60 else shown[:57] + "..."
-            where = f"texts[{i}] is" if positions else "the texts to embed include"
-            raise TypeError(f"{where} {shown} ({type(text).__name__}), not str: Luxical embeds text only")
+            at = f"{where} row {i} is" if where else "the texts to embed include"
+            raise TypeError(f"{at} {shown} ({type(text).__name__}), not a string: Luxical embeds text only")
     return texts
 
 

@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from luxical_st.embedding_format import EMBEDDING_COLUMN, PRECISIONS, EmbeddingFormat
+from luxical_st.embedding_format import EMBEDDING_COLUMN, EmbeddingFormat
+from luxical_st.modules.ngram_tfidf import check_texts
+from luxical_st.quantization import STORED_PRECISIONS
 
 DEFAULT_BATCH_SIZE = 256
 DEFAULT_BATCH_BYTES = 2 * 2**20  # text bytes per model.encode call
@@ -40,17 +42,6 @@ def byte_batches(byte_lengths: Sequence[int] | np.ndarray, batch_bytes: int, bat
     if start < len(byte_lengths):
         slices.append(slice(start, len(byte_lengths)))
     return slices
-
-
-def check_texts(texts: Sequence[Any], where: str = "texts") -> list[str]:
-    """`texts` as a list of str; a None or non-string entry raises a TypeError naming its row."""
-    if isinstance(texts, str):
-        raise TypeError(f"{where}: pass a list of texts, not a single string")
-    texts = list(texts)
-    for row, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"{where}: row {row} is {type(text).__name__} ({text!r:.40}), not a string")
-    return texts
 
 
 def head_name(path: str | Path) -> str:
@@ -175,8 +166,8 @@ def calibrate(
 ) -> EmbeddingFormat:
     """The `EmbeddingFormat` for `precision` calibrated on (up to `sample_size` of) `texts`: int8/uint8
     ranges are the per-dimension min and max of their float embeddings."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision not in STORED_PRECISIONS:
+        raise ValueError(f"precision must be one of {STORED_PRECISIONS}, got {precision!r}")
     texts = check_texts(texts, "calibration texts")[:sample_size]
     if len(texts) < 2:
         raise ValueError(f"calibration needs at least two texts, got {len(texts)}")

@@ -48,6 +48,7 @@ from luxical_st.embedding_format import (
     parquet_files,
 )
 from luxical_st.fingerprint import fingerprints
+from luxical_st.records import write_atomic, write_json
 
 from .ray_embed import init_ray
 from .units import (
@@ -199,9 +200,7 @@ def ray_semantic_dedup(
         sample = sample_embeddings(plan["units"], embedding_column, fmt, min(n, sample_size or k * 256), seed)
         centroids = spherical_kmeans(sample, k, seed=seed)
         plan = load_or_save_plan(output, plan)
-        with open(output / f".tmp-{CENTROIDS_FILE}", "wb") as handle:
-            np.save(handle, centroids)
-        os.replace(output / f".tmp-{CENTROIDS_FILE}", saved)
+        write_atomic(saved, lambda tmp: np.save(tmp, centroids))
     items: list[dict[str, Any]] = plan["units"]
     trained = time.perf_counter()
     init_ray(ray_address)
@@ -225,9 +224,7 @@ def ray_semantic_dedup(
     pairs_ds = assigned.groupby("cluster").map_groups(pairs_step, batch_format="pyarrow")
     blocks = [table for table in pairs_ds.iter_batches(batch_size=None, batch_format="pyarrow") if len(table)]
     result = _duplicates(pa.concat_tables(blocks) if blocks else None, keep)
-    tmp = output / f".tmp-{DUPLICATES_FILE}"
-    pq.write_table(result, tmp)
-    os.replace(tmp, output / DUPLICATES_FILE)
+    write_atomic(output / DUPLICATES_FILE, lambda tmp: pq.write_table(result, tmp))
     kept = result.column("keep").to_numpy(zero_copy_only=False)
     summary = {
         "documents": n,
@@ -240,9 +237,7 @@ def ray_semantic_dedup(
         "removed": int((~kept).sum()),
         "seconds": {"kmeans": trained - started, "total": time.perf_counter() - started},
     }
-    tmp = output / f".tmp-{SUMMARY_FILE}"
-    tmp.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, output / SUMMARY_FILE)
+    write_json(output / SUMMARY_FILE, summary, indent=1)
     return summary
 
 

@@ -19,8 +19,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from luxical_st.embedding_format import FORMAT_FILE, PRECISIONS, EmbeddingFormat
+from luxical_st.embedding_format import FORMAT_FILE, EmbeddingFormat
 from luxical_st.fingerprint import fingerprints
+from luxical_st.quantization import STORED_PRECISIONS
+from luxical_st.records import write_json
 
 from .encoder import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, BatchEncoder, calibrate
 from .units import (
@@ -255,8 +257,8 @@ def embed_files(
 
     from luxical_st.remote_code import check_remote_code
 
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision not in STORED_PRECISIONS:
+        raise ValueError(f"precision must be one of {STORED_PRECISIONS}, got {precision!r}")
     _check_model_path(model)
     check_remote_code(model, trust_remote_code, "--trust-remote-code")
     output = Path(output_dir)
@@ -342,9 +344,7 @@ def embed_files(
     remaining = pending_units(output, units)
     if not remaining:
         summary["rows"] = _count_rows(output, units)
-        tmp = output / f".tmp-{COMPLETE_FILE}"
-        tmp.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, output / COMPLETE_FILE)
+        write_json(output / COMPLETE_FILE, summary, indent=1)
     summary["units_remaining"] = len(remaining)
     return summary
 

@@ -18,11 +18,12 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from luxical_st.records import claim_record, remove_leftovers, write_atomic
 
 PARQUET_SUFFIXES = (".parquet",)
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
@@ -32,7 +33,6 @@ COMPLETE_FILE = "COMPLETE"
 PLAN_VERSION = 1
 DEFAULT_UNIT_ROWS = 10_000
 DEFAULT_UNIT_BYTES = 64 * 2**20
-TMP_PREFIX = ".tmp-"
 # Plan entries that are records of the input, not settings: compared on their own.
 PLAN_RECORDS = ("units", "files")
 
@@ -246,19 +246,17 @@ def write_atomic_parquet(path: Path, tables: Iterator[Any], schema: Any) -> int:
     """Write `tables` into one parquet file at `path` through a temporary name; returns the rows."""
     import pyarrow.parquet as pq
 
-    tmp = path.with_name(TMP_PREFIX + path.name)
     rows = 0
-    with pq.ParquetWriter(tmp, schema) as writer:
-        for table in tables:
-            writer.write_table(table)
-            rows += table.num_rows
-    os.replace(tmp, path)
+
+    def write(tmp: Path) -> None:
+        nonlocal rows
+        with pq.ParquetWriter(tmp, schema) as writer:
+            for table in tables:
+                writer.write_table(table)
+                rows += table.num_rows
+
+    write_atomic(path, write)
     return rows
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def load_or_save_plan(output_dir: Path, plan: dict[str, Any]) -> dict[str, Any]:
@@ -267,38 +265,17 @@ def load_or_save_plan(output_dir: Path, plan: dict[str, Any]) -> dict[str, Any]:
     (`plan["files"]`, {path: `file_fingerprint`}) changed since (the message names the file)."""
     from luxical_st.fingerprint import check_unchanged
 
-    path = output_dir / PLAN_FILE
-    if path.is_file():
-        saved = json.loads(path.read_text(encoding="utf-8"))
-        settings = {k: v for k, v in plan.items() if k not in PLAN_RECORDS}
-        previous = {k: v for k, v in saved.items() if k not in PLAN_RECORDS}
-        run = "a finished" if (output_dir / COMPLETE_FILE).is_file() else "part of a"
-        if settings != previous:
-            keys = settings.keys() | previous.keys()
-            changed = [
-                f"{k}: {_shown(previous.get(k))} then, {_shown(settings.get(k))} now"
-                for k in sorted(keys)
-                if settings.get(k) != previous.get(k)
-            ]
-            raise ValueError(
-                f"{output_dir} holds {run} run with other settings ({'; '.join(changed)}): "
-                "use another output folder or delete that one"
-            )
-        check_unchanged(
-            saved.get("files") or {},
-            f"{run} run in {output_dir}",
-            "Use another output folder or delete that one to start afresh",
-        )
-        return dict(saved)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(TMP_PREFIX + path.name)
-    tmp.write_text(json.dumps(plan, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return plan
+    run = "a finished" if (output_dir / COMPLETE_FILE).is_file() else "part of a"
+    saved = claim_record(output_dir / PLAN_FILE, plan, run=run, kept=PLAN_RECORDS)
+    check_unchanged(
+        saved.get("files") or {},
+        f"{run} run in {output_dir}",
+        "Use another output folder or delete that one to start afresh",
+    )
+    return saved
 
 
 def pending_units(output_dir: Path, units: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The units without an output file (leftover temporary files of killed writers are removed)."""
-    for stale in output_dir.glob(TMP_PREFIX + "*"):
-        stale.unlink(missing_ok=True)
+    remove_leftovers(output_dir)
     return [unit for unit in units if not (output_dir / unit["name"]).is_file()]

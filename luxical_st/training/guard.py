@@ -22,6 +22,7 @@ from luxical_st.artifacts import (
     TOKEN_EMBEDDINGS_FILE,
     VOCABULARY_FILE,
 )
+from luxical_st.records import remove_leftovers
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def _remove_unused_state(output_dir: Path, had_state: bool, had_dir: bool) -> No
     if had_state or any((output_dir / name).exists() for name in _ARTIFACTS):
         return
     (output_dir / STATE_FILE).unlink(missing_ok=True)
-    (output_dir / f"{Path(STATE_FILE).stem}.tmp").unlink(missing_ok=True)
+    remove_leftovers(output_dir)
     if not had_dir and output_dir.is_dir() and not any(output_dir.iterdir()):
         output_dir.rmdir()
 

@@ -21,13 +21,13 @@ LOSS_NAMES = ("gram_kl", "mse", "cosine")
 def dequantize_labels(labels: Tensor, limit: float) -> Tensor:
     """Float32 teacher rows: integer tensors are uint8 codes (the collator may widen them to int64),
     float tensors are taken as already dequantised."""
-    from luxical_st.data.teacher import dequantize
+    from luxical_st.quantization import dequantize_targets
 
     if labels.dim() != 2:
         raise ValueError(f"teacher labels must be a 2-D (batch, dim) tensor, got shape {tuple(labels.shape)}")
     if labels.is_floating_point():
         return labels.float()
-    return cast(Tensor, dequantize(labels, limit))
+    return cast(Tensor, dequantize_targets(labels, limit))
 
 
 def gram_kl_divergence(student: Tensor, teacher: Tensor, temperature: float) -> Tensor:
