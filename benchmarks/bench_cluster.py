@@ -27,7 +27,7 @@ from luxical_st.curate.labels import top_ngrams
 def timing_corpus(documents: int) -> list[str]:
     """`documents` distinct offline texts: the quickstart blend, Wikipedia, news, WordNet glosses."""
     from luxical_st.data.corpus import load_quickstart_corpus
-    from luxical_st.evaluation.sources import news_articles, wikipedia_articles, wordnet_synsets
+    from luxical_st.data.sources import news_articles, wikipedia_articles, wordnet_synsets
 
     texts = list(load_quickstart_corpus(min_documents=1)["text"])
     texts += [a.text for a in wikipedia_articles()] + [a.text for a in news_articles()]
@@ -70,7 +70,7 @@ def main() -> None:
                 json.dump(report, handle, indent=1)
 
     if args.plot:
-        from luxical_st.evaluation.sources import news_articles, wikipedia_articles
+        from luxical_st.data.sources import news_articles, wikipedia_articles
 
         texts = [a.text for a in news_articles()] + [a.text for a in wikipedia_articles()]
         embeddings = model.encode(texts, batch_size=256, convert_to_numpy=True)

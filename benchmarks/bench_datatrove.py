@@ -97,8 +97,8 @@ def main() -> None:
     import torch
     from sentence_transformers import SentenceTransformer
 
+    from luxical_st.data.sources import news_articles
     from luxical_st.embedding_format import EmbeddingFormat
-    from luxical_st.evaluation.sources import news_articles
     from luxical_st.scale.datatrove_steps import shared_encoder
 
     torch.set_num_threads(1)

@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 
 from luxical_st.curate.dedup import exact_dedup, groups_from_pairs, semantic_dedup
+from luxical_st.data.sources import news_articles
 from luxical_st.embedding_format import EmbeddingFormat, StoredRows
 from luxical_st.evaluation.perturb import NEAR_DUPLICATE_KINDS
-from luxical_st.evaluation.sources import news_articles
 
 WORD = re.compile(r"\w+")
 

@@ -19,15 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from luxical_st.curate.head_training import classification_metrics
-from luxical_st.curate.heads import (
-    OFFLINE_DATASETS,
-    encode_targets,
-    fit_head,
-    infer_task,
-    load_labelled,
-    split_indices,
-)
+from luxical_st.curate.heads import encode_targets, fit_head, infer_task, load_labelled, split_indices
+from luxical_st.curate.heads.labelled import OFFLINE_DATASETS
+from luxical_st.curate.heads.metrics import classification_metrics
 
 SEED = 42
 TEST_FRACTION = 0.2

@@ -1,5 +1,5 @@
 """SemDeDup at corpus scale: in memory (`curate.dedup.semantic_dedup` on int8 `StoredRows`) against Ray
-Data (`scale.ray_dedup`, shuffle by cluster), on the same stored int8 shards of real offline texts.
+Data (`curate.ray_dedup`, shuffle by cluster), on the same stored int8 shards of real offline texts.
 
     python benchmarks/bench_ray_dedup.py --model runs/quickstart/model --docs 100000 --threshold 0.9
 
@@ -24,8 +24,8 @@ import pyarrow.parquet as pq
 from bench_cluster import cpu_name, timing_corpus  # run from the repository root or benchmarks/
 
 from luxical_st.curate.dedup import semantic_dedup
+from luxical_st.curate.ray_dedup import DUPLICATES_FILE, ray_semantic_dedup
 from luxical_st.embedding_format import EmbeddingFormat, StoredRows
-from luxical_st.scale.ray_dedup import DUPLICATES_FILE, ray_semantic_dedup
 
 
 def write_shards(values: np.ndarray, fmt: EmbeddingFormat, folder: Path, shard_rows: int) -> None:

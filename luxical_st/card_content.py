@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,11 +17,12 @@ from torch import nn
 
 from luxical_st.artifacts import CARD_INPUTS_FILE, README_FILE, TRAINING_LOG_FILE, TRAINING_PLOT_FILE
 from luxical_st.modules import PAD_TOKEN
+from luxical_st.results import is_number
 
-# What the pipeline's `teacher: null` means.
-DEFAULT_TEACHER = "sentence-transformers/all-MiniLM-L6-v2"
+# The teacher a `teacher: null` config runs: the offline all-MiniLM-L6-v2 package, by its Hub name.
+OFFLINE_TEACHER = "sentence-transformers/all-MiniLM-L6-v2"
 
-LOSS_NAMES = {
+LOSS_DESCRIPTIONS = {
     "gram_kl": "Gram-matrix KL divergence (Luxical): tau² · KL(softmax(G_teacher/tau) ‖ "
     "softmax(G_student/tau)) over in-batch similarity matrices without the diagonal",
     "mse": "mean squared error between student and teacher embeddings",
@@ -132,7 +132,7 @@ def training_recipe(config: Mapping[str, Any]) -> list[tuple[str, str]]:
         return all(key in config for key in keys)
 
     if has("teacher"):
-        recipe.append(("Teacher", f"`{config['teacher'] or DEFAULT_TEACHER}`"))
+        recipe.append(("Teacher", f"`{config['teacher'] or OFFLINE_TEACHER}`"))
     if has("teacher_dimensions"):
         text = f"first {config['teacher_dimensions']} dimensions of the teacher embedding, L2-normalised"
         if has("quantization_limit"):
@@ -157,7 +157,7 @@ def training_recipe(config: Mapping[str, Any]) -> list[tuple[str, str]]:
             )
         )
     if has("loss"):
-        text = LOSS_NAMES.get(config["loss"], f"`{config['loss']}`")
+        text = LOSS_DESCRIPTIONS.get(config["loss"], f"`{config['loss']}`")
         if config["loss"] == "gram_kl" and has("temperature"):
             text += f", tau = {config['temperature']}"
         recipe.append(("Loss", text))
@@ -204,46 +204,11 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise ValueError(f"{path} is not a readable JSON file: {error}") from error
 
 
-def check_evaluation_results(results: Any) -> dict[str, Any]:
-    """evaluate.py's results (`luxical_st.evaluation.report` layout), checked where the card reads them:
-    {"models": {name: {"path", "facts"}}, "mteb": {name: {task: {"main_score", "metric"}}} | None,
-    "edu": ... | None, "speed": {name: {"docs_per_s", "mib_per_s", "ratio", ...}} | None}."""
-    if not isinstance(results, Mapping):
-        raise ValueError(f"evaluation results must be a JSON object, got {type(results).__name__}")
-    if not isinstance(results.get("models"), Mapping) or not results["models"]:
-        raise ValueError("evaluation results need a non-empty 'models' object (evaluate.py's results.json)")
-    for name, scores in (results.get("mteb") or {}).items():
-        for task, score in scores.items():
-            if not isinstance(score, Mapping) or not _is_number(score.get("main_score")):
-                raise ValueError(
-                    f"evaluation results: mteb score of {name!r} on {task!r} has no numeric main_score"
-                )
-            if "metric" not in score:
-                raise ValueError(f"evaluation results: mteb score of {name!r} on {task!r} has no metric")
-    for name, entry in (results.get("speed") or {}).items():
-        if not isinstance(entry, Mapping) or not all(
-            _is_number(entry.get(key)) for key in ("docs_per_s", "mib_per_s", "ratio")
-        ):
-            raise ValueError(f"evaluation results: speed of {name!r} needs docs_per_s, mib_per_s and ratio")
-    return dict(results)
-
-
-def evaluation_table(results: Mapping[str, Any]) -> str:
-    """evaluate.py's own Markdown table: rows = models; task scores, average, edu AUCs, speed."""
-    from luxical_st.evaluation.report import markdown_table
-
-    return markdown_table(dict(results)).strip()
-
-
-def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-
-
 def check_speed(speed: Any) -> dict[str, float]:
     if not isinstance(speed, Mapping):
         raise TypeError(f"speed must map a setting to documents per second, got {type(speed).__name__}")
     for name, value in speed.items():
-        if not _is_number(value) or not value > 0:
+        if not is_number(value) or not value > 0:
             raise ValueError(f"speed of {name!r} must be a positive number of documents/s, got {value!r}")
     return {str(name): float(value) for name, value in speed.items()}
 
@@ -263,7 +228,7 @@ def speed_note(evaluation_results: Mapping[str, Any] | None) -> str | None:
         return None
     entry = next(iter(measured.values()))
     scope = "the same documents"
-    if _is_number(entry.get("n_docs")) and _is_number(entry.get("mib")):
+    if is_number(entry.get("n_docs")) and is_number(entry.get("mib")):
         scope = f"the same {entry['n_docs']:,} documents ({entry['mib']:.1f} MiB)"
     return (
         f"The documents/s and MiB/s in the evaluation table were measured by evaluate.py in one run over "

@@ -109,7 +109,8 @@ def evaluate(argv: Sequence[str] | None = None) -> int:
     from transformers import HfArgumentParser
 
     from luxical_st.evaluation import EvaluationArguments, model_specs, run_evaluation
-    from luxical_st.remote_code import RemoteCodeArguments, RemoteCodeRefusedError, check_models
+    from luxical_st.loading import check_models
+    from luxical_st.remote_code import RemoteCodeArguments, RemoteCodeRefusedError
 
     parser = HfArgumentParser((EvaluationArguments, RemoteCodeArguments))  # type: ignore[arg-type]
     args, trust = parser.parse_args_into_dataclasses(args=None if argv is None else list(argv))

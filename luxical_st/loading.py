@@ -123,3 +123,20 @@ def load_sentence_transformer(
         if refusal is None:
             raise
         raise refusal from error
+
+
+def check_models(paths: Iterable[str], trust_remote_code: bool) -> None:
+    """Check the models evaluate.py loads (folders or Hub ids, and the folder of a `baseline:NAME:PATH`;
+    other `baseline:` specs are built, not loaded). With `trust_remote_code` the user's opt-in is recorded
+    for each of them (`allow_remote_code`), for the loaders deep inside the evaluation."""
+    loaded = []
+    for path in paths:
+        if path.startswith("baseline:"):
+            argument = path[len("baseline:") :].partition(":")[2]
+            if not argument:
+                continue
+            path = argument
+        check_remote_code(path, trust_remote_code, "--trust_remote_code")
+        loaded.append(path)
+    if trust_remote_code:
+        allow_remote_code(loaded)

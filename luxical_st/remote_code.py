@@ -18,7 +18,6 @@ edited, or on the Hub needs the opt-in like any other model with code.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,22 +169,3 @@ class RemoteCodeArguments:
             "saved by this luxical-st needs no opt-in; one from the Hub or another version does)"
         },
     )
-
-
-def check_models(paths: Iterable[str], trust_remote_code: bool) -> None:
-    """Check the models evaluate.py loads (folders or Hub ids, and the folder of a `baseline:NAME:PATH`;
-    other `baseline:` specs are built, not loaded). With `trust_remote_code` the user's opt-in is recorded
-    for each of them (`luxical_st.loading.allow_remote_code`), for the loaders deep inside the evaluation."""
-    from luxical_st.loading import allow_remote_code
-
-    loaded = []
-    for path in paths:
-        if path.startswith("baseline:"):
-            argument = path[len("baseline:") :].partition(":")[2]
-            if not argument:
-                continue
-            path = argument
-        check_remote_code(path, trust_remote_code, "--trust_remote_code")
-        loaded.append(path)
-    if trust_remote_code:
-        allow_remote_code(loaded)

@@ -100,8 +100,9 @@ def trained_model_path(tmp_path_factory) -> str:
     pytest.importorskip("datasets")
     from pathlib import Path
 
+    from luxical_st.artifacts import MODEL_DIR
     from luxical_st.config import load_config
-    from luxical_st.pipeline import MODEL_DIR, run_pipeline
+    from luxical_st.pipeline import run_pipeline
 
     output_dir = tmp_path_factory.mktemp("trained") / "tiny"
     tiny = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"

@@ -148,3 +148,20 @@ def test_pooled_documents_and_lexical_weight_are_checked() -> None:
     with pytest.raises(ValueError, match="lexical_kl_weight"):
         load_config(None, ["--lexical_kl_weight", "-1"])
     assert load_config(None, ["--pooled_documents", "8"]).training.pooled_documents == 8
+
+
+def test_training_section_is_the_trainers_arguments(tmp_path: Path) -> None:
+    from sentence_transformers import SentenceTransformerTrainingArguments
+
+    config = load_config(None, ["--table_learning_rate", "0.003", "--batch_size", "64", "--seed", "7"])
+    training = config.training
+    assert isinstance(training, SentenceTransformerTrainingArguments)
+    assert (training.per_device_train_batch_size, training.data_seed, training.warmup_ratio) == (64, 7, 0.05)
+    assert list(training.learning_rate_mapping.values()) == [0.003]
+    assert training.optim == "adamw_torch_fused" and training.dataloader_drop_last
+    # The trainer's other arguments are not config keys.
+    assert "fp16" not in config.to_dict() and "per_device_train_batch_size" not in config.to_dict()
+    with pytest.raises(ValueError, match="unknown config key 'fp16'"):
+        load_config(write_config(tmp_path, "fp16: true\n"))
+    with pytest.raises(ValueError, match="unknown command-line arguments: --fp16 true"):
+        load_config(None, ["--fp16", "true"])

@@ -10,9 +10,9 @@ import datasets
 import pytest
 
 from luxical_st.data.corpus import (
+    PROSE_SOURCES,
     QUICKSTART_PASSAGE_WORDS,
     QUICKSTART_SOURCES,
-    _prose_sources,
     load_healthtweets,
     load_quickstart_corpus,
     load_text_dataset,
@@ -44,7 +44,7 @@ def test_quickstart_corpus_is_a_deterministic_blend_without_heldout_tweets(quick
     assert len(set(ids)) == len(ids) and len(set(texts)) == len(texts)
     assert all(text == text.strip() and text for text in texts)
     sources = {i.split("-", 1)[0] for i in ids}
-    known = set(QUICKSTART_SOURCES) | set(_prose_sources())
+    known = set(QUICKSTART_SOURCES) | set(PROSE_SOURCES)
     assert {"tweets", "quotes", "headlines", "debates", "parliament", "sotu", "factbook"} <= sources <= known
     # Documents enter as passages `<source>-<document>#<k>` of at most QUICKSTART_PASSAGE_WORDS words.
     passages = [text for i, text in zip(ids, texts, strict=True) if "#" in i]
@@ -58,7 +58,7 @@ def test_quickstart_corpus_is_a_deterministic_blend_without_heldout_tweets(quick
 
 
 def test_quickstart_corpus_never_holds_evaluation_text(quickstart) -> None:
-    from luxical_st.evaluation import sources
+    from luxical_st.data import sources
 
     texts = set(quickstart["text"])
     reserved = [a.text for a in sources.news_articles()] + [a.text for a in sources.wikipedia_articles()]

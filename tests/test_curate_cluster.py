@@ -17,7 +17,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from luxical_st import build_model
 from luxical_st.curate.cluster import cluster_embeddings, main, plot_clusters
 from luxical_st.curate.labels import top_ngrams, word_prefix_tokens
-from luxical_st.evaluation.sources import news_articles, wikipedia_articles
+from luxical_st.data.sources import news_articles, wikipedia_articles
 from tests.conftest import exact_ngram_vocabulary
 
 

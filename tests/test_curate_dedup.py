@@ -10,8 +10,8 @@ import pytest
 pytest.importorskip("faiss")
 
 from luxical_st.curate.dedup import exact_dedup, main, semantic_dedup
+from luxical_st.data.sources import news_articles
 from luxical_st.evaluation.perturb import NEAR_DUPLICATE_KINDS
-from luxical_st.evaluation.sources import news_articles
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,9 @@ pytest.importorskip("sklearn")
 pytest.importorskip("safetensors")
 
 from luxical_st import build_model
-from luxical_st.curate.head_model import HEAD_CONFIG_FILE, ClassifierHead
-from luxical_st.curate.head_training import fit_layers
-from luxical_st.curate.heads import encode_targets, fit_head, infer_task, main, train_head
-from luxical_st.evaluation.sources import news_articles
+from luxical_st.curate.heads import encode_targets, fit_head, fit_layers, infer_task, main, train_head
+from luxical_st.data.sources import news_articles
+from luxical_st.head_model import HEAD_CONFIG_FILE, ClassifierHead
 from tests.conftest import exact_ngram_vocabulary
 
 

@@ -16,9 +16,9 @@ pytest.importorskip("safetensors")
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from luxical_st.curate.head_model import HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, ClassifierHead
 from luxical_st.curate.heads import fit_head, main
 from luxical_st.embedding_format import EmbeddingFormat
+from luxical_st.head_model import HEAD_CONFIG_FILE, HEAD_WEIGHTS_FILE, ClassifierHead
 from tests.conftest import save_small_model
 
 

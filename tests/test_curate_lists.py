@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from luxical_st.curate import lists
+from luxical_st.data.sources import sentences, wikipedia_articles
 from luxical_st.evaluation.perturb import NEAR_DUPLICATE_KINDS
-from luxical_st.evaluation.sources import sentences, wikipedia_articles
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_a_saved_folder_loads_once_and_bad_input_is_named(model, pages, tmp_path
     assert lists.topk(str(folder), sentences(pages[3])[1], pages, k=1) == [pages[3]]
     with pytest.raises(TypeError, match="docs must be a list of strings"):
         lists.rank(model, "query", "not a list")
-    with pytest.raises(TypeError, match="only strings"):
+    with pytest.raises(TypeError, match="not a string"):
         lists.filter(model, "query", ["text", 3])
     with pytest.raises(TypeError, match="SentenceTransformer or a folder"):
         lists.similarity(42, "a", "b")

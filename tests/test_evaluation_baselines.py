@@ -73,7 +73,7 @@ def test_model2vec_baseline_distils_the_offline_teacher() -> None:
 
 
 def test_undefined_scores_count_as_zero_in_the_average() -> None:
-    from luxical_st.evaluation.report import mteb_average
+    from luxical_st.results import mteb_average
 
     results = {
         "mteb": {

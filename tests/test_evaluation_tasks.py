@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from luxical_st.evaluation import document_tasks, perturb, sources, tasks
+from luxical_st.data import packaged, sources
+from luxical_st.evaluation import document_tasks, perturb, tasks
 
 
 def loaded(name: str) -> Any:
@@ -48,7 +49,7 @@ def test_wordnet_glosses_and_examples_are_separated() -> None:
 
 def test_missing_package_names_the_install_command() -> None:
     with pytest.raises(FileNotFoundError, match="pip install"):
-        sources.package_dir("no_such_package_for_luxical")
+        packaged.package_dir("no_such_package_for_luxical")
 
 
 @pytest.mark.parametrize(

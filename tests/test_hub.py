@@ -24,12 +24,12 @@ from sentence_transformers.base.modules import Normalize
 
 from luxical_st.artifacts import CARD_INPUTS_FILE
 from luxical_st.card import LuxicalModelCardData, attach_model_card, write_model_card
-from luxical_st.card_content import check_evaluation_results
 from luxical_st.config import PipelineConfig, TeacherConfig
 from luxical_st.convert import fnv1a_ngram_hashes
 from luxical_st.convert import main as convert_main
 from luxical_st.hub import push_to_hub
 from luxical_st.model import build_model, layer_matrices
+from luxical_st.results import check_evaluation_results
 from tests.conftest import exact_ngram_vocabulary
 
 REPO_ID = "luxical-test/tiny-luxical"

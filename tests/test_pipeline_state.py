@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from luxical_st.artifacts import TARGETS_DIR
 from luxical_st.config import load_config
-from luxical_st.pipeline import TARGETS_DIR, PipelineState, step_signature
+from luxical_st.pipeline import PipelineState, step_signature
 
 TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
 
@@ -39,3 +40,17 @@ def test_a_corpus_file_changed_since_the_targets_is_refused_by_name(tmp_path, ne
     quickstart = load_config(TINY, ["--output_dir", str(output)])
     assert "corpus_files" not in step_signature(quickstart, "targets")  # the built-in blend: no files
     assert "corpus_files" not in step_signature(config, "token_embeddings")  # reads no corpus
+
+
+def test_engines_are_found_by_name(monkeypatch):
+    from importlib.metadata import entry_points
+
+    from luxical_st.config import EngineConfig
+    from luxical_st.pipeline import LocalEngine, engine_for, engines
+
+    assert isinstance(engine_for(EngineConfig()), LocalEngine)
+    (ray,) = entry_points(group=engines.ENGINE_GROUP, name="ray")  # registered by setup.cfg, not loaded
+    assert ray.value == "luxical_st.scale.recipe_engine:RayEngine"
+    monkeypatch.setattr(engines, "entry_points", lambda **selection: ())
+    with pytest.raises(ImportError, match=r"engine: ray is not installed: .*luxical-st\[scale\]"):
+        engine_for(EngineConfig(engine="ray"))

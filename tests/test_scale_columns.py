@@ -12,7 +12,7 @@ pytest.importorskip("datatrove")
 from luxical_st.embedding_format import FORMAT_FILE, EmbeddingFormat
 from luxical_st.model import build_model
 from luxical_st.modules.ngram_tfidf import check_texts
-from luxical_st.scale.encoder import BatchEncoder, byte_batches, calibrate
+from luxical_st.scale.encoder import BatchEncoder, byte_batches, calibrate_format
 from tests.conftest import exact_ngram_vocabulary
 
 
@@ -118,7 +118,7 @@ def test_encoder_equals_model_encode_and_checks_texts(model, news_texts, edge_te
     encoder = BatchEncoder(model, batch_bytes=20_000)  # many sub-batches
     expected = model.encode(texts, convert_to_numpy=True)
     assert np.abs(encoder.encode(texts) - expected).max() <= 1e-6
-    fmt = calibrate(encoder, texts, "int8")
+    fmt = calibrate_format(encoder, texts, "int8")
     columns = BatchEncoder(model, fmt=fmt).columns(texts)
     assert list(columns) == ["embedding"] and len(columns["embedding"]) == len(texts)
     with pytest.raises(TypeError, match="row 1 is None"):
@@ -126,5 +126,5 @@ def test_encoder_equals_model_encode_and_checks_texts(model, news_texts, edge_te
     with pytest.raises(TypeError, match="not a single string"):
         encoder.encode("one text")
     with pytest.raises(ValueError, match="precision must be one of"):
-        calibrate(encoder, texts, "int4")
+        calibrate_format(encoder, texts, "int4")
     assert encoder.encode([]).shape == (0, encoder.dimensions)

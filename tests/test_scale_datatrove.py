@@ -19,10 +19,10 @@ from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 
-from luxical_st.curate.head_model import ClassifierHead
 from luxical_st.curate.heads import train_head
+from luxical_st.data.sources import news_articles
 from luxical_st.embedding_format import FORMAT_FILE, EmbeddingFormat
-from luxical_st.evaluation.sources import news_articles
+from luxical_st.head_model import ClassifierHead
 from luxical_st.scale.datatrove_steps import (
     LuxicalEmbed,
     LuxicalHeadFilter,

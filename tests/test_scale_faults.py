@@ -173,7 +173,7 @@ def test_embed_job_survives_a_killed_worker_node(model_path, corpus, tmp_path):
 def test_teacher_targets_survive_a_killed_worker_node(tweet_texts, tmp_path):
     import datasets
 
-    from luxical_st.data.teacher import load_teacher_targets, read_targets_metadata
+    from luxical_st.data.targets import load_teacher_targets, read_targets_metadata
     from luxical_st.scale.ray_teacher import ray_teacher_targets
 
     texts = tweet_texts[:96]
@@ -231,7 +231,7 @@ def test_dedup_survives_a_killed_worker_node(stored, tmp_path):
     import numpy as np
 
     from luxical_st.curate.dedup import semantic_dedup
-    from luxical_st.scale.ray_dedup import ASSIGNED_DIR, DUPLICATES_FILE, ray_semantic_dedup
+    from luxical_st.curate.ray_dedup import ASSIGNED_DIR, DUPLICATES_FILE, ray_semantic_dedup
 
     folder, ids, rows = stored
     output = tmp_path / "dedup"

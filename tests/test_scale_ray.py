@@ -74,7 +74,7 @@ def test_map_batches_equals_model_encode(ray_local, model, model_path, news_text
 
 @pytest.mark.slow
 def test_files_int8_binary_and_head_scores(ray_local, model, model_path, corpus, tmp_path):
-    from luxical_st.curate.head_model import ClassifierHead
+    from luxical_st.head_model import ClassifierHead
 
     texts = pq.read_table(corpus).column("text").to_pylist()
     expected = model.encode(texts, convert_to_numpy=True)
@@ -276,8 +276,8 @@ def test_mistyped_local_paths_say_they_do_not_exist(model_path, small_corpus, tm
 def test_a_head_of_another_model_is_refused_in_one_line_before_any_work(model_path, corpus, tmp_path, capsys):
     """Its probe embedding is not this model's: refused on the driver, one line, nothing written (inside
     a Ray actor the same refusal arrived as a 244-line traceback)."""
-    from luxical_st.curate.head_model import ClassifierHead
     from luxical_st.embed import main
+    from luxical_st.head_model import ClassifierHead
 
     rng = np.random.default_rng(1)
     head = ClassifierHead(

@@ -18,9 +18,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from luxical_st.curate.dedup import semantic_dedup
+from luxical_st.curate.ray_dedup import DUPLICATES_FILE, SUMMARY_FILE, main, ray_semantic_dedup
+from luxical_st.data.sources import news_articles
 from luxical_st.evaluation.perturb import NEAR_DUPLICATE_KINDS
-from luxical_st.evaluation.sources import news_articles
-from luxical_st.scale.ray_dedup import DUPLICATES_FILE, SUMMARY_FILE, main, ray_semantic_dedup
 from tests.conftest import write_stored_embeddings
 
 PLANTED = [(i, 300 + i) for i in range(20)] + [(20 + i, 320 + i) for i in range(10)]

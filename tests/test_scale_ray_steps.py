@@ -59,7 +59,7 @@ def test_ray_engine_writes_the_local_targets_and_vocabulary(ray_local, tweet_tex
     import pyarrow.parquet as pq
 
     from luxical_st.config import load_config
-    from luxical_st.data.teacher import load_teacher_targets, read_targets_metadata
+    from luxical_st.data.targets import load_teacher_targets, read_targets_metadata
     from luxical_st.pipeline import load_corpus, teacher_arguments, teacher_targets_step, vocabulary_step
     from luxical_st.scale.ray_teacher import ray_teacher_targets
 

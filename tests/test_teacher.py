@@ -15,16 +15,17 @@ import numpy as np
 import pytest
 import torch
 
-from luxical_st.data.teacher import (
+from luxical_st.data.targets import (
     COMPLETE_FILE,
     METADATA_FILE,
     compute_teacher_targets,
-    load_teacher,
     load_teacher_targets,
     read_targets_metadata,
     subset_targets,
     targets_complete,
 )
+from luxical_st.data.teacher import embed_documents, load_teacher
+from luxical_st.inference import native_bfloat16
 from luxical_st.quantization import dequantize_targets, quantize_targets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,8 +60,6 @@ def test_quantisation_error_is_at_most_half_a_step() -> None:
 
 
 def test_bfloat16_teacher_targets_stay_within_one_step(teacher, tweet_texts: list[str]) -> None:
-    from luxical_st.data.teacher import embed_documents, fast_bfloat16
-
     fast = load_teacher(dtype="bfloat16")
     assert next(fast.parameters()).dtype == torch.bfloat16
     texts = tweet_texts[:40]
@@ -68,7 +67,7 @@ def test_bfloat16_teacher_targets_stay_within_one_step(teacher, tweet_texts: lis
     assert codes[1].dtype == np.uint8
     assert np.abs(codes[0].astype(np.int16) - codes[1].astype(np.int16)).max() <= 2
     auto = load_teacher(dtype="auto")
-    expected = torch.bfloat16 if fast_bfloat16(torch.device("cpu")) else torch.float32
+    expected = torch.bfloat16 if native_bfloat16() else torch.float32
     assert next(auto.parameters()).dtype == expected
     with pytest.raises(ValueError, match="dtype must be 'auto' or a torch floating-point type"):
         load_teacher(dtype="int8")
@@ -165,7 +164,8 @@ def test_killed_process_resumes_from_streaming_input(teacher, tweet_texts: list[
     script = (
         "import sys, time\n"
         "from luxical_st.data.corpus import load_text_dataset\n"
-        "from luxical_st.data.teacher import compute_teacher_targets, load_teacher\n"
+        "from luxical_st.data.targets import compute_teacher_targets\n"
+        "from luxical_st.data.teacher import load_teacher\n"
         "data = load_text_dataset(sys.argv[1], streaming=True)\n"
         "compute_teacher_targets(data, load_teacher(), sys.argv[2], shard_size=10, batch_size=10,\n"
         "                        on_shard_written=lambda index: time.sleep(0.5))\n"
@@ -211,3 +211,18 @@ def test_bad_requests_fail_clearly(teacher, corpus, tmp_path: Path) -> None:
     (output / METADATA_FILE).write_text(json.dumps({**metadata, "format_version": 99}))
     with pytest.raises(ValueError, match="format version 99"):
         load_teacher_targets(output)
+
+
+def test_command_line(tweet_texts: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from luxical_st.data.commands import main
+
+    corpus_file = tmp_path / "corpus.jsonl"
+    corpus_file.write_text(
+        "".join(json.dumps({"text": t}) + "\n" for t in tweet_texts[:12]), encoding="utf-8"
+    )
+    output = tmp_path / "targets"
+    main(["teacher", "--dataset", str(corpus_file), "--output", str(output), "--shard-size", "5"])
+    metadata = read_targets_metadata(output)
+    assert (metadata["count"], metadata["shards"], metadata["dimensions"]) == (12, 3, 256)
+    assert json.loads(capsys.readouterr().out) == metadata
+    assert list(load_teacher_targets(output)["id"]) == [str(i) for i in range(12)]

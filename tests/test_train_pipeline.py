@@ -11,17 +11,18 @@ import numpy as np
 import pytest
 from transformers import TrainerCallback
 
-from luxical_st.config import PipelineConfig, load_config
-from luxical_st.pipeline import (
+from luxical_st.artifacts import (
     CHECKPOINTS_DIR,
     MODEL_DIR,
     STATE_FILE,
     TARGETS_DIR,
     TOKEN_EMBEDDINGS_FILE,
+    TRAINING_LOG_FILE,
+    TRAINING_PLOT_FILE,
     VOCABULARY_FILE,
-    run_pipeline,
 )
-from luxical_st.training.trainer import LOG_FILE, PLOT_FILE
+from luxical_st.config import PipelineConfig, load_config
+from luxical_st.pipeline import run_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny.yaml"
@@ -68,7 +69,7 @@ def seeded_run(finished_run: Path, output_dir: Path) -> None:
 def test_tiny_run_saves_a_loadable_trained_model(finished_run: Path, tweet_texts: list[str]) -> None:
     from sentence_transformers import SentenceTransformer
 
-    from luxical_st.data.teacher import load_teacher_targets
+    from luxical_st.data.targets import load_teacher_targets
 
     config = tiny_config(finished_run)
     model_dir = finished_run / MODEL_DIR
@@ -80,19 +81,19 @@ def test_tiny_run_saves_a_loadable_trained_model(finished_run: Path, tweet_texts
     token_embeddings = np.load(finished_run / TOKEN_EMBEDDINGS_FILE)
     assert token_embeddings.shape == (model[0].tokenizer.get_vocab_size(), 384)
     # all_unigrams: every ordinary WordPiece token is a feature, whether the corpus showed it or not
-    from luxical_st.data.vocabulary import regular_token_ids
+    from luxical_st.tokenizer import regular_token_ids
 
     assert config.vocabulary.all_unigrams
     assert model[0].num_features >= len(regular_token_ids(model[0].tokenizer)) > 29_000
 
-    log = json.loads((model_dir / LOG_FILE).read_text())
+    log = json.loads((model_dir / TRAINING_LOG_FILE).read_text())
     documents = len(load_teacher_targets(finished_run / TARGETS_DIR))
     assert log["global_step"] == expected_steps(config, documents)
     losses = [entry["loss"] for entry in log["log_history"] if "loss" in entry]
     rates = [entry["learning_rate"] for entry in log["log_history"] if "learning_rate" in entry]
     assert losses[-1] < losses[0]  # it learned something
     assert rates[0] == 0.0 and max(rates) == pytest.approx(config.training.learning_rate)
-    assert (model_dir / PLOT_FILE).stat().st_size > 1000
+    assert (model_dir / TRAINING_PLOT_FILE).stat().st_size > 1000
 
 
 def test_finished_run_is_reused_and_config_changes_are_refused(finished_run: Path) -> None:
@@ -113,8 +114,8 @@ def test_interrupted_training_resumes_to_the_same_step(finished_run: Path, tmp_p
     assert not (output_dir / MODEL_DIR).exists()
 
     run_pipeline(tiny_config(output_dir))
-    resumed = json.loads((output_dir / MODEL_DIR / LOG_FILE).read_text())
-    uninterrupted = json.loads((finished_run / MODEL_DIR / LOG_FILE).read_text())
+    resumed = json.loads((output_dir / MODEL_DIR / TRAINING_LOG_FILE).read_text())
+    uninterrupted = json.loads((finished_run / MODEL_DIR / TRAINING_LOG_FILE).read_text())
     assert resumed["global_step"] == uninterrupted["global_step"]
 
     # The history restored from the checkpoint plus the resumed steps: each step logged once, none redone.
@@ -130,7 +131,7 @@ def test_streaming_training_and_embedding_loss(finished_run: Path, tmp_path: Pat
     output_dir = tmp_path / "streamed"
     seeded_run(finished_run, output_dir)
     run_pipeline(tiny_config(output_dir, "--streaming", "true", "--max_steps", "6", "--loss", "cosine"))
-    log = json.loads((output_dir / MODEL_DIR / LOG_FILE).read_text())
+    log = json.loads((output_dir / MODEL_DIR / TRAINING_LOG_FILE).read_text())
     assert log["global_step"] == 6
     model = SentenceTransformer(str(output_dir / MODEL_DIR), trust_remote_code=True, device="cpu")
     assert model.encode(["a streamed model"]).shape == (1, 64 + 128)

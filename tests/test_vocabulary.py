@@ -8,13 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from luxical_st.data.vocabulary import (
-    NgramVocabulary,
-    idf_from_counts,
-    main,
-    mine_vocabulary,
-    regular_token_ids,
-)
+from luxical_st.data.commands import main
+from luxical_st.data.vocabulary import NgramVocabulary, idf_from_counts, mine_vocabulary
+from luxical_st.tokenizer import regular_token_ids
 from tests.conftest import exact_ngram_vocabulary
 
 
@@ -132,7 +128,7 @@ def test_bad_vocabularies_and_inputs(tokenizer) -> None:
         mine_vocabulary(["one two three"], tokenizer, capacity=100, show_progress=False)
     with pytest.raises(TypeError, match="not one string"):
         mine_vocabulary("some text", tokenizer, capacity=100, show_progress=False)
-    with pytest.raises(TypeError, match="must be strings"):
+    with pytest.raises(TypeError, match=r"texts\[0:\] row 1 is None \(NoneType\), not a string"):
         mine_vocabulary(["ok", None], tokenizer, capacity=100, show_progress=False)  # type: ignore[list-item]
     with pytest.raises(ValueError, match="capacity"):
         mine_vocabulary(["ok"], tokenizer, capacity=0, show_progress=False)
@@ -142,7 +138,10 @@ def test_command_line(tmp_path: Path, tweet_texts) -> None:
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("".join(json.dumps({"text": t}) + "\n" for t in tweet_texts), encoding="utf-8")
     output = tmp_path / "vocab.npz"
-    main(["--dataset", str(corpus), "--output", str(output), "--capacity", "20000", "--max-documents", "400"])
+    main(
+        ["vocabulary", "--dataset", str(corpus), "--output", str(output), "--capacity", "20000"]
+        + ["--max-documents", "400"]
+    )
     vocabulary = NgramVocabulary.load(output)
     assert 100 < len(vocabulary) < 20_000 and vocabulary.counts.min() >= 8
 

@@ -54,7 +54,8 @@ class Clustering:
 Embeddings = np.ndarray | StoredRows  # a float matrix, or stored int8 / binary rows read on demand
 
 
-def _normalized(embeddings: np.ndarray) -> np.ndarray:
+def normalized(embeddings: np.ndarray) -> np.ndarray:
+    """Float32 rows scaled to unit length (all-zero rows stay zero), C-contiguous for faiss."""
     x = np.ascontiguousarray(embeddings, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
@@ -76,17 +77,15 @@ def spherical_kmeans(
     if sample_size < k:
         raise ValueError(f"sample_size {sample_size} is smaller than k {k}")
     if sample_size < n:
-        x = _normalized(
-            embeddings[np.sort(np.random.default_rng(seed).choice(n, sample_size, replace=False))]
-        )
+        x = normalized(embeddings[np.sort(np.random.default_rng(seed).choice(n, sample_size, replace=False))])
     else:
-        x = _normalized(embeddings[:])
+        x = normalized(embeddings[:])
     kmeans = faiss.Kmeans(
         x.shape[1], k, niter=niter, spherical=True, seed=seed, verbose=False,
         max_points_per_centroid=max(POINTS_PER_CENTROID, -(-sample_size // k)), min_points_per_centroid=1,
     )  # fmt: skip
     kmeans.train(x)
-    return _normalized(np.asarray(kmeans.centroids))
+    return normalized(np.asarray(kmeans.centroids))
 
 
 def assign(
@@ -97,11 +96,11 @@ def assign(
     import faiss
 
     index = faiss.IndexFlatIP(centroids.shape[1])
-    index.add(_normalized(centroids))
+    index.add(normalized(centroids))
     ids = np.empty(len(embeddings), dtype=np.int64)
     similarities = np.empty(len(embeddings), dtype=np.float32)
     for start in range(0, len(embeddings), batch_size):
-        batch = _normalized(embeddings[start : start + batch_size])
+        batch = normalized(embeddings[start : start + batch_size])
         scores, nearest = index.search(batch, 1)
         ids[start : start + len(batch)] = nearest[:, 0]
         similarities[start : start + len(batch)] = scores[:, 0]
@@ -153,7 +152,7 @@ def map_2d(embeddings: np.ndarray, method: str = "tsne", seed: int = 0) -> np.nd
 
     if method not in ("tsne", "pca"):
         raise ValueError(f"method must be 'tsne' or 'pca', got {method!r}")
-    x = _normalized(embeddings)
+    x = normalized(embeddings)
     if len(x) < 3:  # too few points for two components: one on a line (two points), or at the origin
         points = np.zeros((len(x), 2))
         if len(x) == 2:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from luxical_st.curate.cluster import Embeddings, _normalized, assign, spherical_kmeans
+from luxical_st.curate.cluster import Embeddings, assign, normalized, spherical_kmeans
 from luxical_st.curate.inputs import add_input_arguments, read_input
 from luxical_st.extras import require_extra
 
@@ -71,7 +71,7 @@ def cluster_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (i < j, document indices) of one cluster's `members`, whose `embeddings` these rows are,
     with cosine >= threshold, in row blocks. All-zero rows (empty text) are never in a pair."""
-    vectors = _normalized(embeddings)
+    vectors = normalized(embeddings)
     nonzero = vectors.any(axis=1)
     vectors, members = vectors[nonzero], members[nonzero]
     lefts, rights = [], []

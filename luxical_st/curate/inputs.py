@@ -45,14 +45,6 @@ def text_list(column: Any, where: str) -> list[str]:
     return check_texts(column.to_pylist(), where)
 
 
-def load_model(name_or_path: str, trust_remote_code: bool, hint: str = "--trust-remote-code") -> Any:
-    """The SentenceTransformer at a folder or Hub id, on the CPU; one that ships its own code (a Hub
-    Luxical model) loads only when `trust_remote_code` (`hint` names the switch in the error)."""
-    from luxical_st.loading import load_sentence_transformer
-
-    return load_sentence_transformer(name_or_path, trust_remote_code, how_to_opt_in=hint)
-
-
 def read_input(
     args: argparse.Namespace,
     parser: argparse.ArgumentParser,
@@ -65,6 +57,7 @@ def read_input(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from luxical_st.loading import load_sentence_transformer
     from luxical_st.remote_code import RemoteCodeRefusedError
 
     if not args.embedding_column and not args.model:
@@ -81,7 +74,11 @@ def read_input(
         texts = text_list(table.column(args.text_column), f"{args.input}: column {args.text_column!r}")
     use_model = args.model and (not args.embedding_column or texts_wanted)
     try:
-        model: Any = load_model(args.model, args.trust_remote_code) if use_model else None
+        model: Any = (
+            load_sentence_transformer(args.model, args.trust_remote_code, how_to_opt_in="--trust-remote-code")
+            if use_model
+            else None
+        )
     except RemoteCodeRefusedError as error:
         parser.error(str(error))
     if args.embedding_column:

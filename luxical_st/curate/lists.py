@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from luxical_st.curate.inputs import load_model
+from luxical_st.loading import load_sentence_transformer
 from luxical_st.modules.ngram_tfidf import check_texts
 
 Model = Any  # a SentenceTransformer, or a folder / Hub id of one
@@ -27,7 +27,7 @@ Model = Any  # a SentenceTransformer, or a folder / Hub id of one
 
 @cache
 def _load(name_or_path: str, trust_remote_code: bool) -> Any:
-    return load_model(name_or_path, trust_remote_code, "trust_remote_code=True")
+    return load_sentence_transformer(name_or_path, trust_remote_code, how_to_opt_in="trust_remote_code=True")
 
 
 def load(model: Model, trust_remote_code: bool = False) -> Any:

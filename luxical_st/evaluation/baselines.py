@@ -74,8 +74,8 @@ def tfidf_baseline(
     `texts`: n-grams seen at least `min_count` times (at most `max_features`, the most frequent) plus
     every ordinary WordPiece token. With the quickstart corpus this is the quickstart student's own
     input, with no network after it."""
-    from luxical_st.data.vocabulary import mine_vocabulary, regular_token_ids
-    from luxical_st.tokenizer import load_wordpiece_tokenizer
+    from luxical_st.data.vocabulary import mine_vocabulary
+    from luxical_st.tokenizer import load_wordpiece_tokenizer, regular_token_ids
 
     tokenizer = tokenizer or load_wordpiece_tokenizer()
     vocabulary = mine_vocabulary(

@@ -32,8 +32,8 @@ from mteb.abstasks.clustering import AbsTaskClustering
 from mteb.abstasks.pair_classification import AbsTaskPairClassification
 from mteb.abstasks.retrieval import AbsTaskRetrieval
 
+from luxical_st.data.sources import NewsArticle, news_articles, sentences, wikipedia_articles
 from luxical_st.evaluation.perturb import NEAR_DUPLICATE_KINDS, add_boilerplate
-from luxical_st.evaluation.sources import NewsArticle, news_articles, sentences, wikipedia_articles
 from luxical_st.evaluation.task_base import OfflineTask, metadata, retrieval_split
 
 MIN_ARTICLE_WORDS = 150

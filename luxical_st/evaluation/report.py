@@ -1,6 +1,6 @@
 """Write an evaluation as JSON, a Markdown table and PNG plots (ROC curves; quality against speed).
 
-The results dict that every function here reads:
+The results dict (its scores and tables: `luxical_st.results`):
 `{"models": {name: {"path", "facts"}}, "mteb": {name: {task: {"main_score", "metric", ...}}},
 "edu": run_edu_experiment(...) | None, "speed": {name: SpeedResult dict} | None}`.
 """
@@ -13,9 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from luxical_st.evaluation.edu import DOCS_PER_TIMING
+from luxical_st.results import (
+    CLASSIFIER_LABELS,
+    DOCS_PER_TIMING,
+    category_scores,
+    markdown_table,
+    mteb_average,
+    task_categories,
+)
 
-CLASSIFIER_LABELS = {"logreg": "logistic regression", "mlp": "2-layer MLP"}
 CLASSIFIER_STYLES = {"logreg": "-", "mlp": "-."}
 FASTTEXT_COLOR = "black"
 
@@ -23,112 +29,6 @@ FASTTEXT_COLOR = "black"
 def model_colors(models: list[str]) -> dict[str, str]:
     """One matplotlib colour per model, the same in every plot."""
     return {model: f"C{index % 10}" for index, model in enumerate(models)}
-
-
-def task_names(results: dict[str, Any]) -> list[str]:
-    """Every task any model was scored on, in first-seen order."""
-    names: dict[str, None] = {}
-    for scores in (results.get("mteb") or {}).values():
-        names.update(dict.fromkeys(scores))
-    return list(names)
-
-
-WORD_CATEGORY = "words"
-"""Single-word similarity: shown, but left out of the overall average (documents are the headline)."""
-
-
-def task_categories(results: dict[str, Any]) -> dict[str, str]:
-    """Task -> category (as `run_mteb` recorded it; the mteb type for tasks without one)."""
-    categories: dict[str, str] = {}
-    for scores in (results.get("mteb") or {}).values():
-        for task, entry in scores.items():
-            categories.setdefault(task, str(entry.get("category") or entry.get("type") or "other"))
-    return categories
-
-
-def _main_score(entry: dict[str, Any]) -> float:
-    """An undefined score (NaN: e.g. TF-IDF gives every pair of distinct words similarity 0, so no rank
-    correlation exists) counts as 0, the score of a model that cannot rank at all."""
-    return float(np.nan_to_num(entry["main_score"], nan=0.0))
-
-
-def category_scores(results: dict[str, Any], model: str) -> dict[str, float | None]:
-    """Mean main score per category (None where the model lacks a task of that category)."""
-    scores = (results.get("mteb") or {}).get(model, {})
-    by_category: dict[str, list[str]] = {}
-    for task, category in task_categories(results).items():
-        by_category.setdefault(category, []).append(task)
-    return {
-        category: (
-            float(np.mean([_main_score(scores[task]) for task in tasks]))
-            if all(task in scores for task in tasks)
-            else None
-        )
-        for category, tasks in by_category.items()
-    }
-
-
-def mteb_average(results: dict[str, Any], model: str) -> float | None:
-    """The overall score: the mean of the category means ("words" left out unless it is all there is);
-    None unless the model has a score for every task."""
-    categories = category_scores(results, model)
-    headline = {name: value for name, value in categories.items() if name != WORD_CATEGORY} or categories
-    if not headline or any(value is None for value in headline.values()):
-        return None
-    return float(np.mean([value for value in headline.values() if value is not None]))
-
-
-def _number(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
-def markdown_table(results: dict[str, Any]) -> str:
-    """Rows = models; columns = category means, the overall score, edu AUCs and speed. Then one row
-    per task with every model's main score, and the edu classifiers (fastText included) with AUC
-    and inference seconds per 40k docs."""
-    categories = list(dict.fromkeys(task_categories(results).values()))
-    edu = results.get("edu")
-    speed = results.get("speed") or {}
-    header = ["model", "params", "dim", *categories]
-    header += ["overall"] if categories else []
-    header += ["edu AUC logreg", "edu AUC MLP"] if edu else []
-    header += ["docs/s", "MiB/s", "x first"] if speed else []
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for model, info in results["models"].items():
-        facts = info.get("facts", {})
-        row = [model, f"{facts.get('n_parameters', 0) / 1e6:.1f}M", str(facts.get("embed_dim", "-"))]
-        by_category = category_scores(results, model)
-        row += [_number(by_category.get(category)) for category in categories]
-        row += [_number(mteb_average(results, model))] if categories else []
-        if edu:
-            classifiers = edu["models"].get(model, {})
-            row += [_number(classifiers.get(name, {}).get("auc")) for name in ("logreg", "mlp")]
-        if speed:
-            entry = speed.get(model)
-            row += (
-                [_number(entry["docs_per_s"], 0), _number(entry["mib_per_s"], 2), _number(entry["ratio"], 2)]
-                if entry
-                else ["-"] * 3
-            )
-        lines.append("| " + " | ".join(row) + " |")
-    if categories:
-        lines += ["", task_table(results)]
-    if edu:
-        lines += ["", edu_table(edu)]
-    return "\n".join(lines) + "\n"
-
-
-def task_table(results: dict[str, Any]) -> str:
-    """One row per task (category, metric) with every model's main score."""
-    models = list(results["models"])
-    mteb = results.get("mteb") or {}
-    lines = ["| task | category | metric | " + " | ".join(models) + " |", "|" + "---|" * (3 + len(models))]
-    for task, category in task_categories(results).items():
-        metric = next(scores[task]["metric"] for scores in mteb.values() if task in scores)
-        row = [task, category, metric]
-        row += [_number(mteb.get(m, {}).get(task, {}).get("main_score")) for m in models]
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
 
 
 def plot_categories(results: dict[str, Any], path: str | Path) -> Path:
@@ -154,23 +54,6 @@ def plot_categories(results: dict[str, Any], path: str | Path) -> Path:
     axis.grid(True, axis="y", alpha=0.3)
     figure.suptitle("Offline suite by category (overall: mean of categories, words left out)")
     return _save(figure, path)
-
-
-def edu_table(edu: dict[str, Any]) -> str:
-    """The edu experiment: one row per classifier with ROC AUC and seconds per 40k documents."""
-    lines = [
-        f"Edu classifier on {edu['dataset']} ({edu['n_train']:,} train / {edu['n_test']:,} test, "
-        f"{edu['positive_rate']:.1%} positive)",
-        "",
-        f"| classifier | ROC AUC | s / {DOCS_PER_TIMING // 1000}k docs |",
-        "|---|---|---|",
-        f"| fastText (raw text) | {edu['fasttext']['auc']:.3f} | {edu['fasttext']['seconds_per_40k']:.1f} |",
-    ]
-    for model, classifiers in edu["models"].items():
-        for name, result in classifiers.items():
-            label = f"{model} + {CLASSIFIER_LABELS.get(name, name)}"
-            lines.append(f"| {label} | {result['auc']:.3f} | {result['seconds_per_40k']:.1f} |")
-    return "\n".join(lines)
 
 
 def write_json(results: dict[str, Any], path: str | Path) -> Path:

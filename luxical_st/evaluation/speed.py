@@ -14,7 +14,7 @@ from typing import Any
 from sentence_transformers import SentenceTransformer
 from tqdm.auto import tqdm
 
-from luxical_st.evaluation import sources
+from luxical_st.data import sources
 
 WARMUP_DOCS = 16
 

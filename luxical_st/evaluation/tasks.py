@@ -32,8 +32,8 @@ from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
 from mteb.abstasks.sts import AbsTaskSTS
 
+from luxical_st.data.sources import lee_pairs, rotten_tomatoes_reviews, word_pairs, wordnet_synsets
 from luxical_st.evaluation.document_tasks import DOCUMENT_TASKS
-from luxical_st.evaluation.sources import lee_pairs, rotten_tomatoes_reviews, word_pairs, wordnet_synsets
 from luxical_st.evaluation.task_base import SEED, OfflineTask, classification_splits, metadata, sts_dataset
 
 URL = re.compile(r"https?\S*")  # also truncated ("http:/…") and glued ("wordhttp://") ones

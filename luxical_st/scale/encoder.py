@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from luxical_st.embedding_format import EMBEDDING_COLUMN, EmbeddingFormat
+from luxical_st.head_model import ClassifierHead
 from luxical_st.modules.ngram_tfidf import check_texts
 from luxical_st.quantization import STORED_PRECISIONS
 
@@ -99,10 +100,6 @@ class BatchEncoder:
         self.heads = self._load_heads(heads, trust_remote_code)
 
     def _load_heads(self, heads: Sequence[str], trust_remote_code: bool) -> dict[str, Any]:
-        # The one import of another outer ring allowed in `scale`: classifier-head inference
-        # (numpy + safetensors only) from `luxical_st.curate.head_model`.
-        from luxical_st.curate.head_model import ClassifierHead
-
         loaded: dict[str, Any] = {}
         for path in heads:
             name = head_name(path)
@@ -161,7 +158,7 @@ class BatchEncoder:
         return columns
 
 
-def calibrate(
+def calibrate_format(
     encoder: BatchEncoder, texts: Sequence[str], precision: str, sample_size: int = 1000
 ) -> EmbeddingFormat:
     """The `EmbeddingFormat` for `precision` calibrated on (up to `sample_size` of) `texts`: int8/uint8

@@ -24,7 +24,7 @@ from luxical_st.fingerprint import fingerprints
 from luxical_st.quantization import STORED_PRECISIONS
 from luxical_st.records import write_json
 
-from .encoder import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, BatchEncoder, calibrate
+from .encoder import DEFAULT_BATCH_BYTES, DEFAULT_BATCH_SIZE, BatchEncoder, calibrate_format
 from .units import (
     COMPLETE_FILE,
     DEFAULT_UNIT_BYTES,
@@ -373,7 +373,7 @@ def _embedding_format(
             raise ValueError(f"{precision} ranges need at least two documents; the input has {len(texts)}")
         texts += [f"dimension probe {i}" for i in range(2 - len(texts))]  # only the width is needed
     encoder = BatchEncoder(model, threads=None, heads=heads, trust_remote_code=trust_remote_code)
-    return calibrate(encoder, texts, precision)
+    return calibrate_format(encoder, texts, precision)
 
 
 def _check_model_path(model: str) -> None:

@@ -37,11 +37,11 @@ def summarize_shard(
     import os
 
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    from luxical_st.data.vocabulary import NgramCounter, _token_batches
+    from luxical_st.data.vocabulary import NgramCounter, token_batches
     from luxical_st.tokenizer import load_wordpiece_tokenizer
 
     counter = NgramCounter(capacity, max_ngram_length)
-    for tokens, lengths in _token_batches(texts, load_wordpiece_tokenizer(tokenizer), batch_size):
+    for tokens, lengths in token_batches(texts, load_wordpiece_tokenizer(tokenizer), batch_size):
         counter.add_batch(tokens, lengths)
     return counter.finish()
 

@@ -1,5 +1,5 @@
 """Luxical step 1 on Ray Data: an actor pool of teacher SentenceTransformers writing exactly the target
-shards that `luxical_st.data.teacher.compute_teacher_targets` writes (shard i = documents
+shards that `luxical_st.data.targets.compute_teacher_targets` writes (shard i = documents
 [i * shard_size, (i + 1) * shard_size), same columns, same codes, same run.json / metadata.json /
 COMPLETE), through that module's own functions. Each actor takes one GPU where the cluster has GPUs,
 CPUs otherwise. Shards already on disk are skipped, so a rerun after a kill finishes the rest (shards
@@ -37,7 +37,7 @@ def _load(teacher_kwargs: dict[str, Any], threads: int | None) -> Any:
 
 
 def _describe(teacher_kwargs: dict[str, Any], dimensions: int, limit: float, shard_size: int) -> dict:
-    from luxical_st.data.teacher import run_record
+    from luxical_st.data.targets import run_record
 
     teacher = _load(teacher_kwargs, None)
     return run_record(teacher, dimensions=dimensions, limit=limit, shard_size=shard_size)
@@ -45,7 +45,7 @@ def _describe(teacher_kwargs: dict[str, Any], dimensions: int, limit: float, sha
 
 class TeacherShardWriter:
     """`map_batches` callable over rows {shard[, ids, texts]}: embeds each shard with the teacher and
-    writes it with `luxical_st.data.teacher._write_shard`; rows without texts are sliced out of
+    writes it with `luxical_st.data.targets.write_shard`; rows without texts are sliced out of
     `dataset` (an ObjectRef of a map-style datasets.Dataset)."""
 
     def __init__(
@@ -71,7 +71,8 @@ class TeacherShardWriter:
         self.text_column, self.id_column = text_column, id_column
 
     def __call__(self, batch: Any) -> Any:
-        from luxical_st.data.teacher import _shard_path, _write_shard, embed_documents
+        from luxical_st.data.targets import shard_path, write_shard
+        from luxical_st.data.teacher import embed_documents
 
         shards, rows = [], []
         for item in batch.to_pylist():
@@ -85,14 +86,14 @@ class TeacherShardWriter:
             codes = embed_documents(
                 self.teacher, texts, dimensions=self.dimensions, limit=self.limit, batch_size=self.batch_size
             )
-            _write_shard(_shard_path(self.output, index), ids, texts, codes)
+            write_shard(shard_path(self.output, index), ids, texts, codes)
             shards.append(index)
             rows.append(len(ids))
         return {"shard": np.array(shards, np.int64), "rows": np.array(rows, np.int64)}
 
 
 def _shards_on_disk(output: Path) -> set[int]:
-    from luxical_st.data.teacher import SHARD_GLOB
+    from luxical_st.data.targets import SHARD_GLOB
 
     return {int(path.stem.split("-")[1]) for path in output.glob(SHARD_GLOB)}
 
@@ -102,15 +103,15 @@ def _streamed_shards(
 ) -> Iterator[dict[str, Any]]:
     """The rows of the shards still to do, read by the driver (a sized dataset skips finished shards
     without reading them; a stream is read through)."""
-    from luxical_st.data.teacher import _batches
+    from luxical_st.data.targets import shard_rows
 
     if hasattr(dataset, "__len__"):
         for index in range(-(-len(dataset) // shard_size)):
             if index not in done:
-                ids, texts = next(_batches(dataset, index * shard_size, shard_size, text_column, id_column))
+                ids, texts = next(shard_rows(dataset, index * shard_size, shard_size, text_column, id_column))
                 yield {"shard": index, "ids": ids, "texts": texts}
         return
-    for index, (ids, texts) in enumerate(_batches(dataset, 0, shard_size, text_column, id_column)):
+    for index, (ids, texts) in enumerate(shard_rows(dataset, 0, shard_size, text_column, id_column)):
         if index not in done:
             yield {"shard": index, "ids": ids, "texts": texts}
 
@@ -138,7 +139,7 @@ def ray_teacher_targets(
     import ray
     import ray.data
 
-    from luxical_st.data.teacher import claim_run, finish_run, start_targets
+    from luxical_st.data.targets import claim_run, finish_run, start_targets
 
     output = start_targets(
         dataset, output_dir, text_column, id_column, dimensions, batch_size, shard_size, limit
@@ -197,7 +198,7 @@ def ray_teacher_targets(
         return output
     import pyarrow.parquet as pq
 
-    from luxical_st.data.teacher import SHARD_GLOB
+    from luxical_st.data.targets import SHARD_GLOB
 
     count = sum(pq.ParquetFile(path).metadata.num_rows for path in output.glob(SHARD_GLOB))
     finish_run(output, run, count)  # refuses a folder with a gap in its shard numbering

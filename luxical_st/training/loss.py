@@ -15,7 +15,7 @@ from sentence_transformers.sentence_transformer.losses import EmbedDistillLoss
 from torch import Tensor, nn
 from torch.nn import functional
 
-LOSS_NAMES = ("gram_kl", "mse", "cosine")
+from luxical_st.config import LOSS_NAMES
 
 
 def dequantize_labels(labels: Tensor, limit: float) -> Tensor:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
-import re
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,13 +16,10 @@ from luxical_st.extras import require_extra
 require_extra("train", "Luxical training")
 
 import torch  # noqa: E402
-from sentence_transformers import (  # noqa: E402
-    SentenceTransformer,
-    SentenceTransformerTrainer,
-    SentenceTransformerTrainingArguments,
-)
+from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer  # noqa: E402
 from torch import nn  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
+from transformers.trainer_utils import get_last_checkpoint  # noqa: E402
 
 from luxical_st.artifacts import TRAINING_LOG_FILE, TRAINING_PLOT_FILE  # noqa: E402
 from luxical_st.config import TrainConfig  # noqa: E402
@@ -30,11 +27,6 @@ from luxical_st.training.optimizer import SparseRowAdamW, sparse_gradients  # no
 from luxical_st.training.schedule import get_wsd_schedule  # noqa: E402
 
 logger = logging.getLogger(__name__)
-
-LOG_FILE = TRAINING_LOG_FILE
-PLOT_FILE = TRAINING_PLOT_FILE
-# The first layer's n-gram table (`SparseDense.embedding`), by parameter name in the loss module.
-TABLE_PARAMETER = r"(^|\.)embedding\.weight$"
 
 
 class LuxicalTrainer(SentenceTransformerTrainer):
@@ -111,41 +103,10 @@ def gradient_norm(parameters: Iterable[nn.Parameter]) -> torch.Tensor:
     return torch.stack(squares).sum().sqrt() if squares else torch.tensor(0.0)
 
 
-def training_arguments(
-    config: TrainConfig, checkpoint_dir: str | Path
-) -> SentenceTransformerTrainingArguments:
-    """HF arguments for a `TrainConfig`: fused AdamW, full batches only, checkpoints in `checkpoint_dir`."""
-    return SentenceTransformerTrainingArguments(
-        output_dir=str(checkpoint_dir),
-        per_device_train_batch_size=config.batch_size,
-        num_train_epochs=config.num_train_epochs,
-        max_steps=config.max_steps,
-        learning_rate=config.learning_rate,
-        learning_rate_mapping=(
-            {} if config.table_learning_rate is None else {TABLE_PARAMETER: config.table_learning_rate}
-        ),
-        optim="adamw_torch_fused",  # one kernel per step: 10x faster than foreach on CPU
-        adam_beta1=config.adam_beta1,
-        adam_beta2=config.adam_beta2,
-        adam_epsilon=config.adam_epsilon,
-        weight_decay=config.weight_decay,
-        logging_steps=config.logging_steps,
-        logging_first_step=True,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit,
-        seed=config.seed,
-        data_seed=config.seed,
-        # The Gram-matrix loss needs at least two rows; a ragged last batch would also weigh
-        # its few documents like a full batch.
-        dataloader_drop_last=True,
-        dataloader_num_workers=config.dataloader_num_workers,
-        use_cpu=config.train_device == "cpu",
-        # Accelerate's batch dispatching (its default for streamed data) cuts every tensor of a
-        # batch to `batch_size` rows, which corrupts the flat EmbeddingBag input_ids/weights.
-        accelerator_config={"dispatch_batches": False},
-        report_to="none",
-    )
+def training_arguments(config: TrainConfig, checkpoint_dir: str | Path) -> TrainConfig:
+    """The trainer's arguments: the training section itself (a `SentenceTransformerTrainingArguments`),
+    writing its checkpoints to `checkpoint_dir`."""
+    return dataclasses.replace(config, output_dir=str(checkpoint_dir))
 
 
 def as_training_dataset(targets: Any, config: TrainConfig, text_column: str = "text") -> Any:
@@ -212,37 +173,30 @@ def train_model(
     }
 
 
-_CHECKPOINT = re.compile(r"checkpoint-(\d+)")
-
-
 def last_complete_checkpoint(checkpoint_dir: str | Path) -> str | None:
     """The newest checkpoint that transformers finished writing, or None.
 
     transformers writes a checkpoint's files one after another and `trainer_state.json` last, so a kill
-    while it writes leaves a folder without one (or with a partial one): such newer folders are removed,
+    while it writes leaves a folder without one (or with a partial one). Its `get_last_checkpoint` picks
+    the newest `checkpoint-N` folder whether finished or not: such unfinished folders are removed here,
     and training resumes from the last complete checkpoint.
     """
-    folders = [
-        (int(match.group(1)), path)
-        for path in Path(checkpoint_dir).iterdir()
-        if path.is_dir() and (match := _CHECKPOINT.fullmatch(path.name))
-    ]
-    for _, path in sorted(folders, reverse=True):
+    while (last := get_last_checkpoint(str(checkpoint_dir))) is not None:
         try:
-            json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+            json.loads((Path(last) / "trainer_state.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            logger.warning("Removing %s: its writing was interrupted (no complete trainer_state.json)", path)
-            shutil.rmtree(path)
+            logger.warning("Removing %s: its writing was interrupted (no complete trainer_state.json)", last)
+            shutil.rmtree(last)
             continue
-        return str(path)
+        return last
     return None
 
 
 def save_training_log(result: dict[str, Any], folder: str | Path) -> Path:
     """Write the metrics and log history as JSON and plot the curve; returns the plot's path."""
     folder = Path(folder)
-    (folder / LOG_FILE).write_text(json.dumps(result, indent=2), encoding="utf-8")
-    return plot_training_curve(result["log_history"], folder / PLOT_FILE)
+    (folder / TRAINING_LOG_FILE).write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return plot_training_curve(result["log_history"], folder / TRAINING_PLOT_FILE)
 
 
 def plot_training_curve(log_history: Sequence[dict[str, Any]], path: str | Path) -> Path:

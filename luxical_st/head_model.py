@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from luxical_st.head_card import head_card
 from luxical_st.modules.ngram_tfidf import check_texts
 
 HEAD_FORMAT_VERSION = 1
@@ -38,7 +39,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.asarray(0.5 * (1.0 + np.tanh(0.5 * x)))  # overflow-free logistic
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
+def softmax(x: np.ndarray) -> np.ndarray:
     shifted = np.exp(x - x.max(axis=1, keepdims=True))
     return np.asarray(shifted / shifted.sum(axis=1, keepdims=True))
 
@@ -143,7 +144,7 @@ class ClassifierHead:
             temperature = (
                 float(self.slope[0]) if self.calibration == "temperature" and self.slope is not None else 1.0
             )
-            return _softmax(scores / temperature)
+            return softmax(scores / temperature)
         if self.calibration == "platt" and self.slope is not None and self.intercept is not None:
             scores = scores * self.slope + self.intercept
         probabilities = _sigmoid(scores)
@@ -249,8 +250,6 @@ class ClassifierHead:
             "info": self.info,
         }
         (root / HEAD_CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        from luxical_st.curate.head_card import head_card
-
         (root / HEAD_CARD_FILE).write_text(head_card(config), encoding="utf-8")
         return root
 

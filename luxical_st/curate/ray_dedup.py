@@ -1,6 +1,6 @@
-"""SemDeDup of a stored-embedding corpus on Ray Data, for corpora no single machine holds.
+"""SemDeDup of a stored-embedding corpus on Ray Data, for corpora no single machine holds (extra: scale).
 
-    python -m luxical_st.scale.ray_dedup outputs/emb outputs/dedup --threshold 0.9 [--k 100000]
+    python -m luxical_st.curate.ray_dedup outputs/emb outputs/dedup --threshold 0.9 [--k 100000]
 
 The input is what `luxical-embed` (or `LuxicalEmbed`) wrote: parquet shards with an id and an embedding
 column, quantised values read through the `luxical_embedding.json` beside them. The steps:
@@ -49,9 +49,8 @@ from luxical_st.embedding_format import (
 )
 from luxical_st.fingerprint import fingerprints
 from luxical_st.records import write_atomic, write_json
-
-from .ray_embed import init_ray
-from .units import (
+from luxical_st.scale.ray_embed import init_ray
+from luxical_st.scale.units import (
     PLAN_FILE,
     PLAN_VERSION,
     load_or_save_plan,
@@ -272,7 +271,7 @@ def _duplicates(pairs: Any, keep: str) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m luxical_st.scale.ray_dedup", description=__doc__.split("\n")[0]
+        prog="python -m luxical_st.curate.ray_dedup", description=__doc__.split("\n")[0]
     )
     parser.add_argument("input", help="folder (or glob) of stored-embedding parquet shards")
     parser.add_argument("output_dir")

@@ -1,4 +1,4 @@
-"""The model card (README.md) written beside every saved classifier head."""
+"""The model card (README.md) written beside every saved classifier head (`luxical_st.head_model`)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ Calibration: {config["calibration"]}. Trained on {info.get("dataset", "?")} (tex
 ## Usage
 
 ```python
-from luxical_st.curate.heads import ClassifierHead
+from luxical_st.head_model import ClassifierHead
 
 head = ClassifierHead.load("path/or/repo-id")
 head.predict(["some text"]), head.predict_proba(["some text"])   # or embeddings, shape (n, dim)

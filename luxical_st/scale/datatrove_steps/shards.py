@@ -4,6 +4,11 @@
 A shard is written as `{rank:05d}.parquet.partial` and renamed to `{rank:05d}.parquet` when its rank has
 finished, so a reader never sees half a shard, and a rank that runs again (datatrove reruns the ranks
 without a completion) replaces its own shard: every document is in the folder exactly once.
+
+Why not datatrove's `ParquetWriter`: it writes under the final name from the first row (a killed rank
+leaves a footer-less `00000.parquet` that readers take for a shard), keeps an older run's shard when a rank
+now has no documents, and builds its rows from per-document dicts (`RecordBatch.from_pylist`), where this
+writer takes the encoder's Arrow columns (fixed-size int8 / binary lists) as they are.
 """
 
 from __future__ import annotations

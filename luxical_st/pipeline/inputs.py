@@ -1,0 +1,84 @@
+"""What the steps read: the corpus a config names, the documents the teacher embeds, and the teacher."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from luxical_st.config import PipelineConfig, TeacherConfig
+from luxical_st.data.corpus import first_documents
+
+WORD = re.compile(r"[a-z]{2,}")
+
+
+def load_corpus(config: PipelineConfig) -> Any:
+    """The corpus a config names, with string columns "id" and "text": the offline quickstart blend,
+    or a local/Hub dataset."""
+    from luxical_st.data.corpus import load_quickstart_corpus, load_text_dataset
+
+    corpus = config.corpus
+    if corpus.corpus == "quickstart":
+        return load_quickstart_corpus(min_documents=corpus.min_documents)
+    return load_text_dataset(
+        corpus.corpus,
+        split=corpus.corpus_split,
+        text_column=corpus.text_column,
+        id_column=corpus.id_column,
+        streaming=corpus.corpus_streaming,
+        data_files=corpus.corpus_data_files,
+    )
+
+
+def vocabulary_words(tokenizer: Any) -> list[str]:
+    """The whole-word entries of a WordPiece vocabulary: its ordinary tokens (`regular_token_ids`) of at
+    least two letters and no ## marker, in id order."""
+    from luxical_st.tokenizer import regular_token_ids
+
+    tokens = (tokenizer.id_to_token(int(index)) for index in regular_token_ids(tokenizer))
+    return [token for token in tokens if WORD.fullmatch(token)]
+
+
+def training_documents(config: PipelineConfig, corpus: Any, tokenizer: Any = None) -> Any:
+    """The documents the teacher embeds: the first `max_documents` of the corpus, plus the words of
+    `tokenizer` (unset: the configured one) when `word_documents` is set."""
+    documents = first_documents(corpus, config.corpus.max_documents)
+    if not config.corpus.word_documents:
+        return documents
+    import datasets
+
+    if tokenizer is None:
+        from luxical_st.tokenizer import load_wordpiece_tokenizer
+
+        tokenizer = load_wordpiece_tokenizer(config.vocabulary.tokenizer)
+    words = vocabulary_words(tokenizer)
+    extra = datasets.Dataset.from_dict({"id": [f"word-{word}" for word in words], "text": words})
+    if not hasattr(documents, "__len__"):
+        extra = extra.to_iterable_dataset()
+    return datasets.concatenate_datasets([documents.select_columns(["id", "text"]), extra])
+
+
+def iter_texts(dataset: Any, column: str, batch_size: int = 1000) -> Iterator[str]:
+    """The texts of a Dataset or IterableDataset, read in batches."""
+    for batch in dataset.select_columns([column]).iter(batch_size=batch_size):
+        yield from batch[column]
+
+
+def teacher_arguments(teacher: PipelineConfig | TeacherConfig) -> dict[str, Any]:
+    """`load_teacher`'s arguments as the config (or its teacher section) sets them: model, device,
+    length, precision, permission to run the teacher's own code."""
+    section = teacher.teacher if isinstance(teacher, PipelineConfig) else teacher
+    return {
+        "name_or_path": section.teacher,
+        "device": section.teacher_device,
+        "max_seq_length": section.teacher_max_seq_length,
+        "dtype": section.teacher_dtype,
+        "trust_remote_code": section.trust_remote_code,
+    }
+
+
+def configured_teacher(teacher: PipelineConfig | TeacherConfig) -> Any:
+    """The teacher SentenceTransformer as the config (or its teacher section) sets it up."""
+    from luxical_st.data.teacher import load_teacher
+
+    return load_teacher(**teacher_arguments(teacher))
