@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -210,19 +210,37 @@ def local_corpus_files(path_or_id: str) -> list[str]:
     return _local_data_files(path)[1]
 
 
-def _load_raw(
-    path_or_id: str, split: str, streaming: bool, data_files: str | list[str] | None
+def load_dataset_source(
+    path_or_id: str, split: str = "train", streaming: bool = False, data_files: str | list[str] | None = None
 ) -> datasets.Dataset | datasets.IterableDataset:
+    """The one dataset loader of every ring: a `save_to_disk` folder (a Dataset, or a DatasetDict of which
+    `split` is taken), a local parquet/JSON/CSV file or folder of such files (its one split), or a Hub
+    dataset id (`split`, and `data_files` if given)."""
     import datasets
 
     path = Path(path_or_id)
-    if path.is_dir() and (path / "state.json").is_file():  # a `save_to_disk` folder
+    if path.is_dir() and ((path / "state.json").is_file() or (path / "dataset_dict.json").is_file()):
         dataset = datasets.load_from_disk(str(path))
+        if isinstance(dataset, datasets.DatasetDict):
+            if split not in dataset:
+                raise ValueError(f"{path_or_id} has no split {split!r}; splits: {list(dataset)}")
+            dataset = dataset[split]
         return dataset.to_iterable_dataset() if streaming else dataset
     if path.exists():
         builder, files = _local_data_files(path)
-        return datasets.load_dataset(builder, data_files=files, split=split, streaming=streaming)
+        return datasets.load_dataset(builder, data_files=files, split="train", streaming=streaming)
     return datasets.load_dataset(path_or_id, split=split, streaming=streaming, data_files=data_files)
+
+
+def require_columns(dataset: Any, columns: Sequence[str], name: str) -> list[str]:
+    """The dataset's column names; a ValueError naming the dataset and what it lacks otherwise."""
+    present = dataset.column_names
+    if present is None:  # a streamed dataset whose features are unknown until read
+        present = list(next(iter(dataset)).keys())
+    missing = [column for column in columns if column not in present]
+    if missing:
+        raise ValueError(f"{name} has no column(s) {missing}; columns: {present}")
+    return list(present)
 
 
 def load_text_dataset(
@@ -244,12 +262,8 @@ def load_text_dataset(
     if path_or_id == "quickstart":
         quickstart = load_quickstart_corpus()
         return quickstart.to_iterable_dataset() if streaming else quickstart
-    dataset = _load_raw(path_or_id, split, streaming, data_files)
-    columns = dataset.column_names
-    if columns is None:  # a streamed dataset whose features are unknown until read
-        columns = list(next(iter(dataset)).keys())
-    if text_column not in columns:
-        raise ValueError(f"{path_or_id} has no text column {text_column!r}; columns: {columns}")
+    dataset = load_dataset_source(path_or_id, split, streaming, data_files)
+    columns = require_columns(dataset, [text_column], path_or_id)
     has_ids = id_column is not None and id_column in columns
     if id_column is not None and not has_ids:
         logger.warning("%s has no id column %r; numbering the rows instead", path_or_id, id_column)

@@ -102,12 +102,12 @@ def _default_label(spec: str) -> str:
 
 def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
     """Load every model, run the requested steps, write the report; returns the results dict."""
-    from luxical_st.evaluation.mteb_runner import load_model, model_facts
+    from luxical_st.evaluation.mteb_runner import load_model_or_baseline, model_facts
     from luxical_st.evaluation.report import write_report
     from luxical_st.results import markdown_table
 
     paths = model_specs(args.model)
-    models = {name: load_model(path, device=args.device) for name, path in paths.items()}
+    models = {name: load_model_or_baseline(path, device=args.device) for name, path in paths.items()}
     models, paths = _with_distilled_rows(models, paths)
     results: dict[str, Any] = {
         "command": " ".join(shlex.quote(part) for part in sys.argv),

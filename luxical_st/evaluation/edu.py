@@ -68,18 +68,14 @@ def _load_texts_and_scores(
 ) -> tuple[list[str], list[float]]:
     """Texts and scores of the packaged Rotten Tomatoes set or of a `datasets` dataset (Hub id or path)."""
     if dataset == ROTTEN_TOMATOES:
-        from luxical_st.evaluation.tasks import rotten_tomatoes_reviews
+        from luxical_st.data.sources import rotten_tomatoes_reviews
 
         texts, labels = rotten_tomatoes_reviews()
         return texts, [float(label) for label in labels]
-    from datasets import load_dataset
+    from luxical_st.data.corpus import load_dataset_source, require_columns
 
-    data = load_dataset(dataset, split=split)
-    missing = [column for column in (text_column, score_column) if column not in data.column_names]
-    if missing:
-        raise ValueError(
-            f"{dataset} (split {split}) has no column(s) {missing}; columns: {data.column_names}"
-        )
+    data = load_dataset_source(dataset, split=split)
+    require_columns(data, [text_column, score_column], f"{dataset} (split {split})")
     return list(data[text_column]), list(data[score_column])
 
 

@@ -31,7 +31,7 @@ LUXICAL_LICENSE = "apache-2.0"
 HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 
 
-def load_model(name_or_path: str, device: str = "cpu") -> SentenceTransformer:
+def load_model_or_baseline(name_or_path: str, device: str = "cpu") -> SentenceTransformer:
     """Any SentenceTransformer by path or Hub id (Luxical folders carry their modules as remote
     code), or a `baseline:NAME` built on the spot."""
     if is_baseline(name_or_path):
@@ -92,7 +92,7 @@ def _load_encoder(
 ) -> SentenceTransformerEncoderWrapper:
     """mteb loader: `ModelMeta.load_model()` calls it with the meta's name; the folder or id to load
     (with `trust_remote_code=True`) comes from `loader_kwargs`."""
-    return DedupEncoder(load_model(model_path, device=device or "cpu"))
+    return DedupEncoder(load_model_or_baseline(model_path, device=device or "cpu"))
 
 
 def _revision(model: SentenceTransformer, name_or_path: str, hub_revision: str | None) -> str | None:

@@ -74,7 +74,7 @@ def read_arrays(path: str | os.PathLike[str], required: Sequence[str], mmap: boo
     return arrays
 
 
-def read_json(path: str | os.PathLike[str] | None) -> Any:
+def read_optional_json(path: str | os.PathLike[str] | None) -> Any:
     """A JSON file's content, or None if it is absent or unreadable (for optional cross-checks)."""
     if path is None:
         return None

@@ -18,7 +18,7 @@ from sentence_transformers.base.modules.module import Module
 from torch import nn
 from typing_extensions import Self
 
-from .persistence import read_arrays, read_config, read_json
+from .persistence import read_arrays, read_config, read_optional_json
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -204,7 +204,7 @@ def _check_neighbours(
     """Check that the NgramTfidf in front has `num_features` n-grams and that the next layer reads
     `out_features` inputs, so that modules of two different models are never combined."""
     where = {key: value for key, value in hub_kwargs.items() if key != "subfolder"}
-    modules = read_json(cls.load_file_path(model_name_or_path, filename="modules.json", **where))
+    modules = read_optional_json(cls.load_file_path(model_name_or_path, filename="modules.json", **where))
     if not isinstance(modules, list):
         return
     paths = [entry.get("path") if isinstance(entry, dict) else None for entry in modules]
@@ -215,7 +215,7 @@ def _check_neighbours(
         path = cls.load_file_path(
             model_name_or_path, filename=NGRAM_TFIDF_CONFIG, subfolder=paths[index - 1], **where
         )
-        features = (read_json(path) or {}).get("num_features")
+        features = (read_optional_json(path) or {}).get("num_features")
         if isinstance(features, int) and features != config["num_features"]:
             raise ValueError(
                 f"{path} has num_features={features} but {config_path} has {config['num_features']} rows: "
@@ -225,7 +225,7 @@ def _check_neighbours(
         if not isinstance(later, str) or not later:
             continue
         path = cls.load_file_path(model_name_or_path, filename="config.json", subfolder=later, **where)
-        width = (read_json(path) or {}).get("in_features")
+        width = (read_optional_json(path) or {}).get("in_features")
         if isinstance(width, int):
             if width != config["out_features"]:
                 raise ValueError(

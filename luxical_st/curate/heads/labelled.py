@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,23 +43,12 @@ def load_labelled(
     """Texts and raw labels (ClassLabel ids become their names) of a labelled dataset."""
     if dataset.startswith(OFFLINE_PREFIX):
         return _offline(dataset.removeprefix(OFFLINE_PREFIX))
-    from datasets import ClassLabel, Dataset, load_dataset, load_from_disk
+    from datasets import ClassLabel
 
-    path = Path(dataset)
-    if path.is_dir() and (path / "dataset_info.json").exists():
-        data: Any = load_from_disk(str(path))
-    elif path.is_file():
-        builder = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}.get(path.suffix)
-        if builder is None:
-            raise ValueError(f"{dataset}: use a .parquet, .csv, .json or .jsonl file")
-        data = load_dataset(builder, data_files=str(path), split="train")
-    else:
-        data = load_dataset(dataset, split=split)
-    if not isinstance(data, Dataset):
-        data = data[split]
-    missing = [c for c in (text_column, label_column) if c not in data.column_names]
-    if missing:
-        raise ValueError(f"{dataset} has no column(s) {missing}; columns: {data.column_names}")
+    from luxical_st.data.corpus import load_dataset_source, require_columns
+
+    data: Any = load_dataset_source(dataset, split=split)
+    require_columns(data, [text_column, label_column], dataset)
     labels = list(data[label_column])
     feature = data.features[label_column]
     inner = getattr(feature, "feature", None)
