@@ -30,28 +30,34 @@ def dequantize_labels(labels: Tensor, limit: float) -> Tensor:
     return cast(Tensor, dequantize_targets(labels, limit))
 
 
-def gram_kl_divergence(student: Tensor, teacher: Tensor, temperature: float) -> Tensor:
-    """`τ² · KL(softmax(Gt/τ) ‖ softmax(Gs/τ))` over each row of the in-batch Gram matrices.
+def _off_diagonal(gram: Tensor) -> Tensor:
+    """The (rows, rows - 1) Gram matrix without its diagonal (the self-similarities)."""
+    rows = gram.shape[0]
+    keep = ~torch.eye(rows, dtype=torch.bool, device=gram.device)
+    return gram[keep].view(rows, rows - 1)
 
-    Self-similarities (the diagonal) are left out of both softmaxes; rows of `student` and `teacher`
-    are L2-normalised first, so their widths may differ. Batch-mean over rows.
-    """
+
+def gram_kl(gram_student: Tensor, gram_target: Tensor, temperature: float) -> Tensor:
+    """`τ² · KL(softmax(G_target/τ) ‖ softmax(G_student/τ))` over each row of two (batch, batch) Gram
+    matrices, self-similarities left out of both softmaxes; batch-mean over rows."""
+    return temperature**2 * functional.kl_div(
+        functional.log_softmax(_off_diagonal(gram_student) / temperature, dim=1),
+        functional.log_softmax(_off_diagonal(gram_target) / temperature, dim=1),
+        log_target=True,
+        reduction="batchmean",
+    )
+
+
+def gram_kl_divergence(student: Tensor, teacher: Tensor, temperature: float) -> Tensor:
+    """`gram_kl` of the in-batch Gram matrices of `student` and `teacher` rows, both L2-normalised
+    first (so their widths may differ)."""
     if student.shape[0] != teacher.shape[0]:
         raise ValueError(f"student has {student.shape[0]} rows but teacher has {teacher.shape[0]}")
     if student.shape[0] < 2:
         raise ValueError("the Gram-matrix loss needs at least 2 texts per batch")
     student = functional.normalize(student.float(), dim=-1)
     teacher = functional.normalize(teacher.to(student.device).float(), dim=-1)
-    off_diagonal = ~torch.eye(student.shape[0], dtype=torch.bool, device=student.device)
-    rows = student.shape[0]
-    gram_student = (student @ student.T)[off_diagonal].view(rows, rows - 1)
-    gram_teacher = (teacher @ teacher.T)[off_diagonal].view(rows, rows - 1)
-    return temperature**2 * functional.kl_div(
-        functional.log_softmax(gram_student / temperature, dim=1),
-        functional.log_softmax(gram_teacher / temperature, dim=1),
-        log_target=True,
-        reduction="batchmean",
-    )
+    return gram_kl(student @ student.T, teacher @ teacher.T, temperature)
 
 
 def tfidf_gram(features: dict[str, Tensor]) -> Tensor:
@@ -66,19 +72,10 @@ def tfidf_gram(features: dict[str, Tensor]) -> Tensor:
 
 
 def lexical_kl_divergence(student: Tensor, features: dict[str, Tensor], temperature: float) -> Tensor:
-    """`gram_kl_divergence` with the batch's own TF-IDF similarities as the target: the student keeps
-    the lexical neighbourhoods of its input (which documents share rare n-grams) beside the teacher's."""
-    rows = student.shape[0]
+    """`gram_kl` with the batch's own TF-IDF similarities as the target: the student keeps the lexical
+    neighbourhoods of its input (which documents share rare n-grams) beside the teacher's."""
     student = functional.normalize(student.float(), dim=-1)
-    off_diagonal = ~torch.eye(rows, dtype=torch.bool, device=student.device)
-    gram_student = (student @ student.T)[off_diagonal].view(rows, rows - 1)
-    gram_input = tfidf_gram(features).to(student.device)[off_diagonal].view(rows, rows - 1)
-    return temperature**2 * functional.kl_div(
-        functional.log_softmax(gram_student / temperature, dim=1),
-        functional.log_softmax(gram_input / temperature, dim=1),
-        log_target=True,
-        reduction="batchmean",
-    )
+    return gram_kl(student @ student.T, tfidf_gram(features).to(student.device), temperature)
 
 
 class LuxicalDistillLoss(nn.Module):
