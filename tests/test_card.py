@@ -117,6 +117,7 @@ print(",".join(outer))
 """
 
 
+@pytest.mark.slow
 def test_the_core_imports_no_recipe_and_no_evaluation():
     """The core ring (model, conversion, card, upload) loads without the recipe or evaluation rings."""
     result = subprocess.run([sys.executable, "-c", CORE_IMPORTS], capture_output=True, text=True, timeout=120)

@@ -38,6 +38,7 @@ def parity_texts(news_texts, tweet_texts, edge_texts):
     return news_texts[-40:] + tweet_texts[-60:] + edge_texts
 
 
+@pytest.mark.slow
 def test_npz_conversion_matches_reference(reference, parity_texts, tmp_path):
     embedder, path = reference
     assert embedder.recognized_ngrams.shape[0] > 1000  # a real vocabulary, with n-grams up to 5

@@ -270,6 +270,7 @@ def test_card_shows_the_saved_training_run(model_dir):
     assert "![Training loss and learning rate](training_curve.png)" in text
 
 
+@pytest.mark.slow
 def test_push_then_load_by_repo_id_without_luxical_st(model_dir, tiny_model, texts, tmp_path):
     hub = FolderHub(tmp_path / "hub")
     commit = push_to_hub(model_dir, REPO_ID, private=True, commit_message="First upload", api=hub)

@@ -116,6 +116,7 @@ def test_loading_needs_trust_remote_code(saved):
         SentenceTransformer(str(saved))
 
 
+@pytest.mark.slow
 def test_loads_and_resaves_where_luxical_st_is_not_importable(model, saved, tweet_texts, tmp_path):
     texts = tweet_texts[:20] + ["", "[CLS]"]
     np.save(tmp_path / "texts.npy", np.array(texts, dtype=object), allow_pickle=True)
@@ -195,6 +196,7 @@ def test_odd_unicode_and_control_characters_embed(model, edge_texts):
 
 
 @pytest.mark.parametrize("kind", ["english", "one run", "cjk", "no whitespace"])
+@pytest.mark.slow
 def test_ten_megabyte_document_fits_in_a_few_hundred_megabytes(saved, news_texts, tmp_path, kind):
     """10 MB documents with and without whitespace: plain English, one 10 MB token run, CJK text
     (3-byte characters), and English with its whitespace removed (cut at punctuation)."""

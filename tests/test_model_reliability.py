@@ -58,7 +58,7 @@ def test_type_error_names_the_value_and_the_callers_position(model):
     with pytest.raises(TypeError, match=r"include None \(NoneType\)") as error:
         model.encode(["a text", "another", None, "more"])
     assert "text 3" not in str(error.value)  # no index from inside the length-sorted batch
-    with pytest.raises(TypeError, match=r"texts\[2\] is 42 \(int\)"):
+    with pytest.raises(TypeError, match=r"texts row 2 is 42 \(int\)"):
         model[0].transform(["a text", "another", 42])
 
 

@@ -32,7 +32,7 @@ def get_wsd_schedule(
     """WSD: `warmup_ratio` of the steps linear warmup, flat peak, the last `decay_ratio` linear decay to 0.
 
     At every optimizer step (0 .. num_training_steps - 1) this is the reference Luxical
-    `wsd_lr_schedule` (tests/test_schedule.py compares them step by step).
+    `wsd_lr_schedule` (tests/training/test_schedule.py compares them step by step).
     """
     warmup, decay = wsd_phase_steps(num_training_steps, warmup_ratio, decay_ratio)
     return _transformers_wsd_schedule(

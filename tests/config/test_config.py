@@ -11,7 +11,7 @@ import yaml
 
 from luxical_st.config import PipelineConfig, load_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
 
@@ -128,6 +128,7 @@ def test_bad_command_line_values() -> None:
             load_config(None, [f"--learning_rate={value}"])
 
 
+@pytest.mark.slow
 def test_train_py_fails_at_once_on_a_bad_config(tmp_path: Path) -> None:
     bad = write_config(tmp_path, "loss: triplet\n")
     result = subprocess.run(

@@ -108,7 +108,7 @@ def test_local_files_get_standard_columns(tmp_path: Path, tweet_texts: list[str]
 
 def test_bad_local_datasets_fail_clearly(tmp_path: Path) -> None:
     _write_jsonl(tmp_path / "a.jsonl", [{"body": "hello"}])
-    with pytest.raises(ValueError, match="no text column 'text'"):
+    with pytest.raises(ValueError, match=r"has no column\(s\) \['text'\]"):
         load_text_dataset(str(tmp_path / "a.jsonl"))
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(ValueError, match=r"no \.parquet"):

@@ -63,6 +63,7 @@ def test_baseline_specs_label_and_revision(tfidf) -> None:
         baselines.build_baseline("baseline:bm25")
 
 
+@pytest.mark.slow
 def test_model2vec_baseline_distils_the_offline_teacher() -> None:
     pytest.importorskip("model2vec.distill")
     model = baselines.model2vec_baseline(pca_dims=32)

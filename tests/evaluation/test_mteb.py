@@ -26,7 +26,7 @@ def tiny_path(tokenizer, news_texts, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny(tiny_path):
-    return mteb_runner.load_model(tiny_path)
+    return mteb_runner.load_model_or_baseline(tiny_path)
 
 
 def test_luxical_model_meta_states_its_facts(tiny, tiny_path) -> None:
@@ -85,6 +85,7 @@ def test_dedup_encoder_scores_like_plain_encoding(tiny, tiny_path) -> None:
     assert scores[0] == pytest.approx(scores[1], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_run_mteb_scores_and_caches(tiny, tiny_path, tmp_path) -> None:
     tasks = mteb_runner.resolve_tasks(["WordSim353", "RottenTomatoesClassification"])
     first = mteb_runner.run_mteb(tiny, tiny_path, tasks, cache_dir=tmp_path, label="tiny")

@@ -23,13 +23,11 @@ from luxical_st.artifacts import (
 )
 from luxical_st.config import PipelineConfig, load_config
 from luxical_st.pipeline import run_pipeline
-
-ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "configs" / "tiny.yaml"
+from tests.conftest import TINY_CONFIG
 
 
 def tiny_config(output_dir: Path, *overrides: str) -> PipelineConfig:
-    return load_config(TINY, ["--output_dir", str(output_dir), *overrides])
+    return load_config(TINY_CONFIG, ["--output_dir", str(output_dir), *overrides])
 
 
 class CrashAfterSave(TrainerCallback):
@@ -47,38 +45,30 @@ def expected_steps(config: PipelineConfig, documents: int) -> int:
     return math.ceil(config.training.num_train_epochs * (documents // config.training.batch_size))
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One complete tiny run; the other tests copy its teacher targets and vocabulary."""
-    output_dir = tmp_path_factory.mktemp("tiny") / "run"
-    run_pipeline(tiny_config(output_dir))
-    return output_dir
-
-
-def seeded_run(finished_run: Path, output_dir: Path) -> None:
-    """A fresh output folder holding the finished run's targets and vocabulary (steps 1-2 done)."""
+def seeded_run(tiny_run: Path, output_dir: Path) -> None:
+    """A fresh output folder holding the shared tiny run's targets and vocabulary (steps 1-2 done)."""
     output_dir.mkdir(parents=True)
-    shutil.copytree(finished_run / TARGETS_DIR, output_dir / TARGETS_DIR)
-    shutil.copy(finished_run / VOCABULARY_FILE, output_dir / VOCABULARY_FILE)
-    shutil.copy(finished_run / TOKEN_EMBEDDINGS_FILE, output_dir / TOKEN_EMBEDDINGS_FILE)
-    state = json.loads((finished_run / STATE_FILE).read_text())
+    shutil.copytree(tiny_run / TARGETS_DIR, output_dir / TARGETS_DIR)
+    shutil.copy(tiny_run / VOCABULARY_FILE, output_dir / VOCABULARY_FILE)
+    shutil.copy(tiny_run / TOKEN_EMBEDDINGS_FILE, output_dir / TOKEN_EMBEDDINGS_FILE)
+    state = json.loads((tiny_run / STATE_FILE).read_text())
     steps = ("targets", "vocabulary", "token_embeddings")
     (output_dir / STATE_FILE).write_text(json.dumps({k: state[k] for k in steps}))
 
 
-def test_tiny_run_saves_a_loadable_trained_model(finished_run: Path, tweet_texts: list[str]) -> None:
+def test_tiny_run_saves_a_loadable_trained_model(tiny_run: Path, tweet_texts: list[str]) -> None:
     from sentence_transformers import SentenceTransformer
 
     from luxical_st.data.targets import load_teacher_targets
 
-    config = tiny_config(finished_run)
-    model_dir = finished_run / MODEL_DIR
+    config = tiny_config(tiny_run)
+    model_dir = tiny_run / MODEL_DIR
     model = SentenceTransformer(str(model_dir), trust_remote_code=True, device="cpu")
     embeddings = model.encode(tweet_texts[:4], normalize_embeddings=False)
     width = config.model.layer_sizes[-1] + config.model.lexical_sketch_dimensions  # distilled + sketch
     assert embeddings.shape == (4, width) == (4, 64 + 128)
     assert config.model.teacher_init  # the n-gram table was seeded from the teacher's token embeddings
-    token_embeddings = np.load(finished_run / TOKEN_EMBEDDINGS_FILE)
+    token_embeddings = np.load(tiny_run / TOKEN_EMBEDDINGS_FILE)
     assert token_embeddings.shape == (model[0].tokenizer.get_vocab_size(), 384)
     # all_unigrams: every ordinary WordPiece token is a feature, whether the corpus showed it or not
     from luxical_st.tokenizer import regular_token_ids
@@ -87,7 +77,7 @@ def test_tiny_run_saves_a_loadable_trained_model(finished_run: Path, tweet_texts
     assert model[0].num_features >= len(regular_token_ids(model[0].tokenizer)) > 29_000
 
     log = json.loads((model_dir / TRAINING_LOG_FILE).read_text())
-    documents = len(load_teacher_targets(finished_run / TARGETS_DIR))
+    documents = len(load_teacher_targets(tiny_run / TARGETS_DIR))
     assert log["global_step"] == expected_steps(config, documents)
     losses = [entry["loss"] for entry in log["log_history"] if "loss" in entry]
     rates = [entry["learning_rate"] for entry in log["log_history"] if "learning_rate" in entry]
@@ -96,18 +86,20 @@ def test_tiny_run_saves_a_loadable_trained_model(finished_run: Path, tweet_texts
     assert (model_dir / TRAINING_PLOT_FILE).stat().st_size > 1000
 
 
-def test_finished_run_is_reused_and_config_changes_are_refused(finished_run: Path) -> None:
-    model_file = next((finished_run / MODEL_DIR).rglob("*.safetensors"))
+def test_finished_run_is_reused_and_config_changes_are_refused(tiny_run: Path, tmp_path: Path) -> None:
+    finished = tmp_path / "finished"
+    shutil.copytree(tiny_run, finished)  # a rerun rewrites the run record: not in the shared run
+    model_file = next((finished / MODEL_DIR).rglob("*.safetensors"))
     before = model_file.stat().st_mtime_ns
-    assert run_pipeline(tiny_config(finished_run, "--logging_steps", "1")) == finished_run / MODEL_DIR
+    assert run_pipeline(tiny_config(finished, "--logging_steps", "1")) == finished / MODEL_DIR
     assert model_file.stat().st_mtime_ns == before
     with pytest.raises(ValueError, match=r"vocabulary artifact .* max_vocabulary_size"):
-        run_pipeline(tiny_config(finished_run, "--max_vocabulary_size", "500"))
+        run_pipeline(tiny_config(finished, "--max_vocabulary_size", "500"))
 
 
-def test_interrupted_training_resumes_to_the_same_step(finished_run: Path, tmp_path: Path) -> None:
+def test_interrupted_training_resumes_to_the_same_step(tiny_run: Path, tmp_path: Path) -> None:
     output_dir = tmp_path / "resumed"
-    seeded_run(finished_run, output_dir)
+    seeded_run(tiny_run, output_dir)
     with pytest.raises(KeyboardInterrupt):
         run_pipeline(tiny_config(output_dir), callbacks=[CrashAfterSave(step=50)])
     assert (output_dir / CHECKPOINTS_DIR / "checkpoint-50").is_dir()
@@ -115,7 +107,7 @@ def test_interrupted_training_resumes_to_the_same_step(finished_run: Path, tmp_p
 
     run_pipeline(tiny_config(output_dir))
     resumed = json.loads((output_dir / MODEL_DIR / TRAINING_LOG_FILE).read_text())
-    uninterrupted = json.loads((finished_run / MODEL_DIR / TRAINING_LOG_FILE).read_text())
+    uninterrupted = json.loads((tiny_run / MODEL_DIR / TRAINING_LOG_FILE).read_text())
     assert resumed["global_step"] == uninterrupted["global_step"]
 
     # The history restored from the checkpoint plus the resumed steps: each step logged once, none redone.
@@ -125,11 +117,11 @@ def test_interrupted_training_resumes_to_the_same_step(finished_run: Path, tmp_p
     assert logged_steps(resumed) == logged_steps(uninterrupted)
 
 
-def test_streaming_training_and_embedding_loss(finished_run: Path, tmp_path: Path) -> None:
+def test_streaming_training_and_embedding_loss(tiny_run: Path, tmp_path: Path) -> None:
     from sentence_transformers import SentenceTransformer
 
     output_dir = tmp_path / "streamed"
-    seeded_run(finished_run, output_dir)
+    seeded_run(tiny_run, output_dir)
     run_pipeline(tiny_config(output_dir, "--streaming", "true", "--max_steps", "6", "--loss", "cosine"))
     log = json.loads((output_dir / MODEL_DIR / TRAINING_LOG_FILE).read_text())
     assert log["global_step"] == 6
@@ -146,7 +138,7 @@ def test_word_documents_extend_the_training_documents(tokenizer) -> None:
     assert len(words) > 20_000 and words[:3] == ["the", "of", "and"]
     assert all(word.isalpha() and word.islower() for word in words)  # no ##pieces, [unused], [CLS]
     corpus = datasets.Dataset.from_dict({"id": ["a", "b", "c"], "text": ["one text", "two", "three"]})
-    config = load_config(TINY, ["--max_documents", "2", "--word_documents", "true"])
+    config = load_config(TINY_CONFIG, ["--max_documents", "2", "--word_documents", "true"])
     documents = training_documents(config, corpus)
     assert documents["text"][:3] == ["one text", "two", "the"]
     assert len(documents) == 2 + len(words) and documents["id"][2] == "word-the"

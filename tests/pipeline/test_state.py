@@ -12,7 +12,7 @@ from luxical_st.artifacts import TARGETS_DIR
 from luxical_st.config import load_config
 from luxical_st.pipeline import PipelineState, step_signature
 
-TINY = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+TINY = Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml"
 
 
 def write_corpus(path: Path, texts: list[str]) -> None:

@@ -32,7 +32,7 @@ from luxical_st.scale.ray_embed import embed_files
 from luxical_st.scale.units import COMPLETE_FILE
 from tests.conftest import save_small_model, write_stored_embeddings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OBJECT_STORE = 100 * 2**20
 # The tests build their model themselves; its module code may differ from a working tree being edited.
 embed = functools.partial(embed_files, trust_remote_code=True)
@@ -301,7 +301,11 @@ def test_datatrove_rank_killed_mid_shard_reruns_to_every_document_once(
     command = [sys.executable, "-c", DATATROVE_JOB, str(corpus), model_path, str(side), str(out), str(logs)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 
-    job = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Its own process group: the kill takes the executor's multiprocess Manager with it (killing only
+    # the executor would leave that server process waiting forever).
+    job = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     partial = side / "00000.parquet.partial"
     try:  # killed once rank 0 has written row groups of its shard, before it finished
         deadline = time.monotonic() + 120
@@ -309,9 +313,9 @@ def test_datatrove_rank_killed_mid_shard_reruns_to_every_document_once(
             if partial.is_file() and partial.stat().st_size > 4096:
                 break
             time.sleep(0.01)
-        job.send_signal(signal.SIGKILL)
     finally:
-        job.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(job.pid, signal.SIGKILL)
         job.wait()
     assert partial.is_file() and not (side / "00000.parquet").exists(), "rank 0 was not killed mid-shard"
     assert not (logs / "completions" / "00000").exists()

@@ -26,7 +26,7 @@ from luxical_st.scale.ray_embed import embed_dataset, embed_files
 from luxical_st.scale.units import COMPLETE_FILE, plan_units, read_unit
 from tests.conftest import save_small_model
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # The tests build their model themselves; its module code may differ from a working tree being edited.
 embed = functools.partial(embed_files, trust_remote_code=True)
 

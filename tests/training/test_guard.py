@@ -25,7 +25,7 @@ from luxical_st.training.trainer import (
 )
 from tests.conftest import exact_ngram_vocabulary
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "configs" / "tiny.yaml")
 
 

@@ -50,6 +50,7 @@ def test_first_layer_seed_keeps_both_signs_of_the_principal_components() -> None
     np.testing.assert_allclose(np.abs(positive), np.abs(expected), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_seed_first_layer_from_the_real_teacher(tokenizer) -> None:
     from luxical_st.data.teacher import load_teacher
 
