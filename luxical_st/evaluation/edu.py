@@ -18,7 +18,7 @@ import numpy as np
 from sentence_transformers import SentenceTransformer
 from tqdm.auto import tqdm
 
-from luxical_st.curate.fasttext_baseline import predict_line, train_fasttext
+from luxical_st.curate.fasttext_baseline import fasttext_probabilities
 from luxical_st.results import DOCS_PER_TIMING
 
 FINEWEB_EDU = "HuggingFaceFW/fineweb-edu-llama3-annotations"
@@ -171,24 +171,23 @@ def embedding_classifiers(
     return results
 
 
-def _positive_probability(classifier: Any, text: str) -> float:
-    """P(label 1) of one text (fastText queried one line at a time, see `predict_line`)."""
-    predictions = predict_line(classifier, text)
-    return float(dict((label, prob) for prob, label in predictions).get("__label__1", 0.0))
-
-
 def fasttext_baseline(
     data: EduData, seed: int = 42, epoch: int = 10, word_ngrams: int = 2, dim: int = 64, lr: float = 0.5
 ) -> ClassifierResult:
     """A supervised fastText classifier on the raw texts (one thread, so a seed reproduces it);
     time = predicting the test set, per 40k documents."""
-    classifier = train_fasttext(
-        data.train_texts, data.train_labels, seed=seed, epoch=epoch, word_ngrams=word_ngrams, dim=dim, lr=lr
+    probabilities, seconds = fasttext_probabilities(
+        data.train_texts,
+        data.train_labels,
+        data.test_texts,
+        num_classes=2,
+        seed=seed,
+        epoch=epoch,
+        word_ngrams=word_ngrams,
+        dim=dim,
+        lr=lr,
     )
-    start = time.perf_counter()
-    probabilities = np.array([_positive_probability(classifier, text) for text in data.test_texts])
-    seconds = time.perf_counter() - start
-    return _roc(data.test_labels, probabilities, seconds, len(data.test_texts))
+    return _roc(data.test_labels, probabilities[:, 1], seconds, len(data.test_texts))
 
 
 def run_edu_experiment(

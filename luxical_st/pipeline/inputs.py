@@ -47,15 +47,18 @@ def training_documents(config: PipelineConfig, corpus: Any, tokenizer: Any = Non
         return documents
     import datasets
 
-    if tokenizer is None:
-        from luxical_st.tokenizer import load_wordpiece_tokenizer
-
-        tokenizer = load_wordpiece_tokenizer(config.vocabulary.tokenizer)
-    words = vocabulary_words(tokenizer)
+    words = vocabulary_words(tokenizer if tokenizer is not None else configured_tokenizer(config))
     extra = datasets.Dataset.from_dict({"id": [f"word-{word}" for word in words], "text": words})
     if not hasattr(documents, "__len__"):
         extra = extra.to_iterable_dataset()
     return datasets.concatenate_datasets([documents.select_columns(["id", "text"]), extra])
+
+
+def configured_tokenizer(config: PipelineConfig) -> Any:
+    """The WordPiece tokenizer the vocabulary section names."""
+    from luxical_st.tokenizer import load_wordpiece_tokenizer
+
+    return load_wordpiece_tokenizer(config.vocabulary.tokenizer)
 
 
 def iter_texts(dataset: Any, column: str, batch_size: int = 1000) -> Iterator[str]:

@@ -20,10 +20,9 @@ from luxical_st.artifacts import (
     VOCABULARY_FILE,
 )
 from luxical_st.config import PipelineConfig
-from luxical_st.pipeline.inputs import configured_teacher, load_corpus
+from luxical_st.pipeline.inputs import configured_teacher, configured_tokenizer, load_corpus
 from luxical_st.pipeline.state import PipelineState, corpus_fingerprints, step_signature
 from luxical_st.pipeline.steps import (
-    configured_tokenizer,
     teacher_targets_step,
     token_embeddings_step,
     vocabulary_step,

@@ -16,17 +16,10 @@ from luxical_st.artifacts import TARGETS_DIR, TOKEN_EMBEDDINGS_FILE, VOCABULARY_
 from luxical_st.config import PipelineConfig
 from luxical_st.data.corpus import first_documents
 from luxical_st.pipeline.engines import Engine, engine_for
-from luxical_st.pipeline.inputs import configured_teacher, training_documents
+from luxical_st.pipeline.inputs import configured_teacher, configured_tokenizer, training_documents
 from luxical_st.records import write_atomic
 
 logger = logging.getLogger(__name__)
-
-
-def configured_tokenizer(config: PipelineConfig) -> Any:
-    """The WordPiece tokenizer the vocabulary section names."""
-    from luxical_st.tokenizer import load_wordpiece_tokenizer
-
-    return load_wordpiece_tokenizer(config.vocabulary.tokenizer)
 
 
 def teacher_targets_step(

@@ -13,7 +13,7 @@ from typing import Any
 
 from luxical_st.artifacts import CHECKPOINTS_DIR, MODEL_DIR, PIPELINE_CONFIG_FILE
 from luxical_st.config import PipelineConfig
-from luxical_st.pipeline.inputs import iter_texts
+from luxical_st.pipeline.inputs import configured_tokenizer, iter_texts
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +47,7 @@ def training_step(
     from luxical_st.training.trainer import as_training_dataset, train_model
 
     if tokenizer is None:
-        from luxical_st.tokenizer import load_wordpiece_tokenizer
-
-        tokenizer = load_wordpiece_tokenizer(config.vocabulary.tokenizer)
+        tokenizer = configured_tokenizer(config)
     train_config = config.training
     model = build_model(
         tokenizer,
