@@ -285,7 +285,7 @@ def halves(text: str) -> tuple[str, str]:
     return " ".join(words[: len(words) // 2]), " ".join(words[len(words) // 2 :])
 
 
-class _SampledRetrieval(OfflineTask, AbsTaskRetrieval):
+class SampledRetrieval(OfflineTask, AbsTaskRetrieval):
     """Retrieval with one relevant document per query among sampled distractors."""
 
     category = "query -> document retrieval"
@@ -306,7 +306,7 @@ class _SampledRetrieval(OfflineTask, AbsTaskRetrieval):
         return retrieval_split(queries, corpus, {f"q{i}": f"d{i}" for i in chosen[: self.num_queries]})
 
 
-class NewsHalvesRetrieval(_SampledRetrieval):
+class NewsHalvesRetrieval(SampledRetrieval):
     """Find the second half of a news article from its first half (document -> document)."""
 
     category = "document -> document retrieval"
@@ -325,7 +325,7 @@ class NewsHalvesRetrieval(_SampledRetrieval):
         return [halves(article.text) for article in long_articles()]
 
 
-class NewsTitleRetrieval(_SampledRetrieval):
+class NewsTitleRetrieval(SampledRetrieval):
     """Find a news article from its headline (short query -> long document)."""
 
     metadata = metadata(
@@ -345,7 +345,7 @@ class NewsTitleRetrieval(_SampledRetrieval):
         return [(a.title, a.text) for a in articles if a.title and titles[a.title] == 1]
 
 
-class WikipediaDescriptionRetrieval(_SampledRetrieval):
+class WikipediaDescriptionRetrieval(SampledRetrieval):
     """Find a Wikipedia lead summary from its Wikidata short description."""
 
     num_queries = 1000

@@ -35,6 +35,7 @@ from mteb.abstasks.sts import AbsTaskSTS
 from luxical_st.data.sources import lee_pairs, rotten_tomatoes_reviews, word_pairs, wordnet_synsets
 from luxical_st.evaluation.document_tasks import DOCUMENT_TASKS
 from luxical_st.evaluation.task_base import SEED, OfflineTask, classification_splits, metadata, sts_dataset
+from luxical_st.evaluation.technical_tasks import TECHNICAL_TASKS
 
 URL = re.compile(r"https?\S*")  # also truncated ("http:/…") and glued ("wordhttp://") ones
 
@@ -290,6 +291,7 @@ OFFLINE_TASKS: tuple[type[AbsTask], ...] = (
     RottenTomatoesClassification,
     HealthTweetsClassification,
     WordNetGlossRetrieval,
+    *TECHNICAL_TASKS,
     SimLex999,
     WordSim353,
 )

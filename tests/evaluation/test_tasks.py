@@ -182,3 +182,22 @@ def test_every_task_has_a_category_and_words_are_not_the_headline() -> None:
     assert {categories["SimLex999"], categories["WordSim353"]} == {"words"}
     assert sum(category != "words" for category in categories.values()) >= 10
     assert tasks.task_category("STS12") is None
+
+
+def test_man_page_tasks_build_from_the_technical_pages() -> None:
+    from luxical_st.evaluation import technical_tasks
+
+    classes = loaded("ManPageSectionClassification")
+    assert len(classes["test"]) == 400
+    assert not set(classes["train"]["text"]) & set(classes["test"]["text"])
+    assert set(classes["test"]["label"]) == set(range(len(set(technical_tasks.SECTION_LABELS.values()))))
+    clusters = loaded("ManPageTopicClustering")["test"]
+    assert set(clusters["labels"]) == set(technical_tasks.HEADER_TOPICS)
+    assert len(clusters["sentences"]) > 400
+    split = loaded("ManPageSummaryRetrieval")["default"]["test"]
+    assert (len(split["queries"]), len(split["corpus"])) == (700, 900)
+    longest = max(len(text.split()) for text in split["corpus"]["text"])
+    assert longest == technical_tasks.MAX_DESCRIPTION_WORDS
+    assert {tasks.task_category(task.metadata.name) for task in technical_tasks.TECHNICAL_TASKS} == {
+        technical_tasks.CATEGORY
+    }
