@@ -14,12 +14,13 @@ from luxical_st.config.sections import (
     TeacherConfig,
     VocabularyConfig,
 )
-from luxical_st.config.training import LOSS_NAMES, TRAINING_KEYS, TrainConfig
+from luxical_st.config.training import LOSS_NAMES, TRAINING_KEYS, VALIDATION_GROUP, TrainConfig
 
 __all__ = [
     "LOSS_NAMES",
     "SECTIONS",
     "TRAINING_KEYS",
+    "VALIDATION_GROUP",
     "CorpusConfig",
     "EngineConfig",
     "ModelConfig",

@@ -27,6 +27,10 @@ LOSS_NAMES: tuple[str, ...] = typing.get_args(LossName)
 # parameter `table_learning_rate` applies to.
 TABLE_PARAMETER = r"(^|\.)embedding\.weight$"
 
+VALIDATION_GROUP = "luxical_st.validation"
+"""The entry-point group of the evaluators that the training key `validation` names (luxical-st
+registers `suite`, `luxical_st.evaluation.validation:suite_validation`)."""
+
 TRAINING_KEYS = (
     "loss",
     "temperature",
@@ -49,6 +53,7 @@ TRAINING_KEYS = (
     "logging_steps",
     "save_steps",
     "save_total_limit",
+    "validation",
     "dataloader_num_workers",
     "train_device",
     "seed",
@@ -101,6 +106,14 @@ class TrainConfig(SentenceTransformerTrainingArguments):
     train_device: str | None = field(
         default=None, metadata={"help": "cpu, cuda, ...; unset = best available"}
     )
+    validation: str | None = field(
+        default=None,
+        metadata={
+            "help": "score every checkpoint (each save_steps) on this validation evaluator and keep the "
+            "best (suite: retrieval on the offline suite's sources over texts no test reads; needs the "
+            "'eval' extra); unset: keep the last"
+        },
+    )
 
     # Inherited arguments with Luxical's defaults (steps as whole numbers: a float below 1 would be read
     # by transformers as a share of the run).
@@ -139,6 +152,11 @@ class TrainConfig(SentenceTransformerTrainingArguments):
         """The range checks of the config keys; a ValueError names the key."""
         require_finite(self, TRAINING_KEYS)
         require_choice(self.loss, "loss", LOSS_NAMES)
+        if self.validation is not None:
+            from importlib.metadata import entry_points
+
+            names = tuple(sorted(point.name for point in entry_points(group=VALIDATION_GROUP)))
+            require_choice(self.validation, "validation", names)
         require_positive(
             self,
             "temperature",

@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
-from luxical_st.config import EngineConfig, TeacherConfig, VocabularyConfig
+from luxical_st.config import VALIDATION_GROUP, EngineConfig, TeacherConfig, VocabularyConfig
 from luxical_st.pipeline.inputs import iter_texts
 
 ENGINE_GROUP = "luxical_st.engines"
@@ -76,22 +76,33 @@ class LocalEngine:
         return mine_vocabulary(texts, tokenizer, **vocabulary_settings(vocabulary))
 
 
-def engine_for(config: EngineConfig) -> Engine:
-    """The engine the config's `engine` names: the local one, or the plug-in registered under that name
-    (ImportError naming the extra to install when it is not there)."""
-    name = config.engine
-    if name == LOCAL_ENGINE:
-        return LocalEngine(config)
-    found = entry_points(group=ENGINE_GROUP, name=name)
+def plugin(group: str, name: str, key: str, extra: str) -> Any:
+    """The object registered as `name` in the entry-point `group` (ImportError naming the config `key`
+    and the extra that registers it when it is missing or cannot be imported)."""
+    found = entry_points(group=group, name=name)
     if not found:
         raise ImportError(
-            f"engine: {name} is not installed: no {name!r} entry point in the {ENGINE_GROUP!r} group "
-            "(installing luxical-st registers `ray`, which needs the 'scale' extra: "
-            "pip install 'luxical-st[scale]')"
+            f"{key}: {name} is not installed: no {name!r} entry point in the {group!r} group "
+            f"(installing luxical-st registers it; it needs the {extra!r} extra: "
+            f"pip install 'luxical-st[{extra}]')"
         )
     try:
-        engine_class = next(iter(found)).load()
+        return next(iter(found)).load()
     except ImportError as error:
-        raise ImportError(f"engine: {name} could not be loaded: {error}") from error
-    engine: Engine = engine_class(config)
+        raise ImportError(f"{key}: {name} could not be loaded: {error}") from error
+
+
+def engine_for(config: EngineConfig) -> Engine:
+    """The engine the config's `engine` names: the local one, or the plug-in registered under that name
+    (`ray`, which needs the 'scale' extra)."""
+    if config.engine == LOCAL_ENGINE:
+        return LocalEngine(config)
+    engine: Engine = plugin(ENGINE_GROUP, config.engine, "engine", "scale")(config)
     return engine
+
+
+def validation_evaluator(name: str) -> Any:
+    """The sentence-transformers evaluator the training config's `validation` names, found among the
+    `luxical_st.validation` entry points (`suite`: the offline suite's validation split, which needs the
+    'eval' extra); the trainer keeps the checkpoint with its best `primary_metric`."""
+    return plugin(VALIDATION_GROUP, name, "validation", "eval")()

@@ -98,8 +98,19 @@ def training_step(
         from luxical_st.training.teacher_init import seed_projection
 
         seed_projection(loss, identity_axes)
+    evaluator = None
+    if train_config.validation:
+        from luxical_st.pipeline.engines import validation_evaluator
+
+        evaluator = validation_evaluator(train_config.validation)
     result = train_model(
-        model, dataset, loss, train_config, output_dir / CHECKPOINTS_DIR, callbacks=callbacks
+        model,
+        dataset,
+        loss,
+        train_config,
+        output_dir / CHECKPOINTS_DIR,
+        callbacks=callbacks,
+        evaluator=evaluator,
     )
     if config.model.lexical_sketch_dimensions:
         from luxical_st.model import add_lexical_sketch

@@ -103,10 +103,23 @@ def gradient_norm(parameters: Iterable[nn.Parameter]) -> torch.Tensor:
     return torch.stack(squares).sum().sqrt() if squares else torch.tensor(0.0)
 
 
-def training_arguments(config: TrainConfig, checkpoint_dir: str | Path) -> TrainConfig:
+def training_arguments(
+    config: TrainConfig, checkpoint_dir: str | Path, best_metric: str | None = None
+) -> TrainConfig:
     """The trainer's arguments: the training section itself (a `SentenceTransformerTrainingArguments`),
-    writing its checkpoints to `checkpoint_dir`."""
-    return dataclasses.replace(config, output_dir=str(checkpoint_dir))
+    writing its checkpoints to `checkpoint_dir`; with `best_metric`, every checkpoint is evaluated and
+    the one with the highest metric is loaded at the end."""
+    if best_metric is None:
+        return dataclasses.replace(config, output_dir=str(checkpoint_dir))
+    return dataclasses.replace(
+        config,
+        output_dir=str(checkpoint_dir),
+        eval_strategy="steps",
+        eval_steps=config.save_steps,
+        load_best_model_at_end=True,
+        metric_for_best_model=best_metric,
+        greater_is_better=True,
+    )
 
 
 def as_training_dataset(targets: Any, config: TrainConfig, text_column: str = "text") -> Any:
@@ -134,10 +147,14 @@ def train_model(
     config: TrainConfig,
     checkpoint_dir: str | Path,
     callbacks: Sequence[TrainerCallback] = (),
+    evaluator: Any = None,
 ) -> dict[str, Any]:
     """Train `model` in place, resuming from the last checkpoint in `checkpoint_dir` if there is one.
+    With a sentence-transformers `evaluator`, every checkpoint is scored on it and `model` ends as the
+    checkpoint with the best `evaluator.primary_metric` (which may be the last).
 
-    Returns the trainer's final metrics plus `log_history` (loss and learning rate per logged step).
+    Returns the trainer's final metrics plus `log_history` (loss and learning rate per logged step, the
+    evaluator's scores per checkpoint) and, with an evaluator, `best_checkpoint_step` and `best_metric`.
     """
     checkpoint_dir = Path(checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -145,9 +162,10 @@ def train_model(
         model.to(config.train_device)
     trainer = LuxicalTrainer(
         model=model,
-        args=training_arguments(config, checkpoint_dir),
+        args=training_arguments(config, checkpoint_dir, evaluator and evaluator.primary_metric),
         train_dataset=train_dataset,
         loss=loss,
+        evaluator=evaluator,
         callbacks=list(callbacks),
         warmup_ratio=config.warmup_ratio,
         decay_ratio=config.decay_ratio,
@@ -166,11 +184,38 @@ def train_model(
         logger.info("Resuming training from %s", last)
     with sparse_gradients([model]):
         output = trainer.train(resume_from_checkpoint=last)
-    return {
+    result = {
         **output.metrics,
         "global_step": trainer.state.global_step,
         "log_history": trainer.state.log_history,
     }
+    if evaluator is not None:
+        best = trainer.state.best_model_checkpoint
+        if best is None:
+            raise RuntimeError(f"training with validation {evaluator!r} recorded no best checkpoint")
+        # the trainer only logs it when loading the best checkpoint fails: check that it took
+        check_weights_of(model, best)
+        result["best_checkpoint_step"] = int(best.rsplit("-", 1)[-1])
+        result["best_metric"] = trainer.state.best_metric
+        logger.info("Kept checkpoint %s (validation %.4f)", best, trainer.state.best_metric)
+    return result
+
+
+def check_weights_of(model: nn.Module, checkpoint: str | Path) -> None:
+    """Raise unless `model` holds the weights that `checkpoint` saved in its module folders
+    (`<index>_<Module>/model.safetensors`)."""
+    from safetensors.torch import load_file
+
+    state = model.state_dict()
+    files = sorted(Path(checkpoint).glob("*/model.safetensors"))
+    if not files:
+        raise RuntimeError(f"{checkpoint} holds no module weights")
+    for path in files:
+        index = path.parent.name.split("_", 1)[0]
+        for key, saved in load_file(path).items():
+            current = state.get(f"{index}.{key}")
+            if current is None or not torch.equal(current.detach().cpu(), saved):
+                raise RuntimeError(f"the trained model does not hold {path}'s {key}: loading it failed")
 
 
 def last_complete_checkpoint(checkpoint_dir: str | Path) -> str | None:

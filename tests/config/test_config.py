@@ -111,6 +111,7 @@ def test_null_is_kept_for_optional_keys(tmp_path: Path) -> None:
         ("quantization_limit: -.inf\n", "'quantization_limit' must be finite"),
         ("table_learning_rate: .inf\n", "'table_learning_rate' must be finite"),
         ("corpus: [quickstart\n", "is not a readable YAML config"),
+        ("validation: holdout\n", r"'validation' must be one of \('suite',\)"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, text: str, message: str) -> None:

@@ -57,7 +57,9 @@ def test_links_other_projects_and_pages_without_description_are_skipped(tmp_path
             handle.write(text)
         return path
 
-    kept = page("kept", '.TH kept 3 x "Linux man-pages 6.03"\n.SH NAME\nkept \\- a page\n.SH DESCRIPTION\nText.\n')
+    kept = page(
+        "kept", '.TH kept 3 x "Linux man-pages 6.03"\n.SH NAME\nkept \\- a page\n.SH DESCRIPTION\nText.\n'
+    )
     page("link", ".so man3/kept.3\n")
     page("other", '.TH other 3 x "OpenSSL"\n.SH NAME\nother \\- a page\n.SH DESCRIPTION\nText.\n')
     page("bare", '.TH bare 3 x "Linux man-pages 6.03"\n.SH NAME\nbare \\- no description\n')

@@ -86,6 +86,32 @@ def test_tiny_run_saves_a_loadable_trained_model(tiny_run: Path, tweet_texts: li
     assert (model_dir / TRAINING_PLOT_FILE).stat().st_size > 1000
 
 
+def test_tiny_run_keeps_the_checkpoint_best_on_the_validation_split(tiny_run: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from luxical_st.training.trainer import check_weights_of
+
+    config = tiny_config(tiny_run)
+    assert config.training.validation == "suite"
+    log = json.loads((tiny_run / MODEL_DIR / TRAINING_LOG_FILE).read_text())
+    scores = {
+        entry["step"]: entry["eval_sequential_score"]
+        for entry in log["log_history"]
+        if "eval_sequential_score" in entry
+    }
+    assert sorted(scores) == list(
+        range(config.training.save_steps, log["global_step"] + 1, config.training.save_steps)
+    )
+    best = max(scores, key=scores.__getitem__)
+    assert (log["best_checkpoint_step"], log["best_metric"]) == (best, scores[best])
+    model = SentenceTransformer(str(tiny_run / MODEL_DIR), trust_remote_code=True, device="cpu")
+    check_weights_of(model, tiny_run / CHECKPOINTS_DIR / f"checkpoint-{best}")
+    later = max(scores)
+    if later != best:  # the model is the best checkpoint, not the last one
+        with pytest.raises(RuntimeError, match="does not hold"):
+            check_weights_of(model, tiny_run / CHECKPOINTS_DIR / f"checkpoint-{later}")
+
+
 def test_finished_run_is_reused_and_config_changes_are_refused(tiny_run: Path, tmp_path: Path) -> None:
     finished = tmp_path / "finished"
     shutil.copytree(tiny_run, finished)  # a rerun rewrites the run record: not in the shared run
