@@ -101,8 +101,10 @@ def engine_for(config: EngineConfig) -> Engine:
     return engine
 
 
-def validation_evaluator(name: str) -> Any:
-    """The sentence-transformers evaluator the training config's `validation` names, found among the
-    `luxical_st.validation` entry points (`suite`: the offline suite's validation split, which needs the
-    'eval' extra); the trainer keeps the checkpoint with its best `primary_metric`."""
-    return plugin(VALIDATION_GROUP, name, "validation", "eval")()
+def validation_factory(name: str) -> Callable[[], Any]:
+    """What builds the sentence-transformers evaluator the training config's `validation` names, found
+    among the `luxical_st.validation` entry points (`suite`: the offline suite's validation split, which
+    needs the 'eval' extra); the trainer keeps the checkpoint with its best `primary_metric`. Loaded
+    before the first step, so a missing extra stops the run at once; called when training starts."""
+    factory: Callable[[], Any] = plugin(VALIDATION_GROUP, name, "validation", "eval")
+    return factory

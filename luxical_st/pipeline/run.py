@@ -20,6 +20,7 @@ from luxical_st.artifacts import (
     VOCABULARY_FILE,
 )
 from luxical_st.config import PipelineConfig
+from luxical_st.pipeline.engines import validation_factory
 from luxical_st.pipeline.inputs import configured_teacher, configured_tokenizer, load_corpus
 from luxical_st.pipeline.state import PipelineState, corpus_fingerprints, step_signature
 from luxical_st.pipeline.steps import (
@@ -76,6 +77,8 @@ def run_pipeline(config: PipelineConfig, callbacks: Sequence[Any] = ()) -> Path:
         logger.info("Model: reusing %s", model_dir)
     else:
         tokenizer = configured_tokenizer(config)
+        validation = config.training.validation
+        make_evaluator = validation_factory(validation) if validation else None
         targets_dir, vocabulary, token_embeddings = distillation_inputs(config, output_dir, tokenizer)
         training_step(
             config,
@@ -85,6 +88,7 @@ def run_pipeline(config: PipelineConfig, callbacks: Sequence[Any] = ()) -> Path:
             callbacks=callbacks,
             token_embeddings=token_embeddings,
             tokenizer=tokenizer,
+            make_evaluator=make_evaluator,
         )
     if config.output.hub_repo_id:
         from luxical_st.hub import push_to_hub

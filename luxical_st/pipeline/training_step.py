@@ -35,11 +35,14 @@ def training_step(
     callbacks: Sequence[Any] = (),
     token_embeddings: Any = None,
     tokenizer: Any = None,
+    make_evaluator: Any = None,
 ) -> Path:
     """Steps 3-4: build the student over `tokenizer` (unset: the configured one) and `vocabulary` (its
     n-gram table seeded from `token_embeddings` when given), distil the teacher targets of `targets_dir`
     into it (resuming from checkpoints), save it with its Luxical card (the config, the training run,
-    usage examples from the training documents). Returns the model folder."""
+    usage examples from the training documents). With the config's `validation`, every checkpoint is
+    scored by the evaluator `make_evaluator()` builds (unset: the registered one) and the best is kept.
+    Returns the model folder."""
     from luxical_st.card import document_examples, luxical_card
     from luxical_st.data.targets import load_teacher_targets, read_targets_metadata
     from luxical_st.model import build_model
@@ -100,9 +103,11 @@ def training_step(
         seed_projection(loss, identity_axes)
     evaluator = None
     if train_config.validation:
-        from luxical_st.pipeline.engines import validation_evaluator
+        if make_evaluator is None:
+            from luxical_st.pipeline.engines import validation_factory
 
-        evaluator = validation_evaluator(train_config.validation)
+            make_evaluator = validation_factory(train_config.validation)
+        evaluator = make_evaluator()
     result = train_model(
         model,
         dataset,

@@ -54,3 +54,17 @@ def test_engines_are_found_by_name(monkeypatch):
     monkeypatch.setattr(engines, "entry_points", lambda **selection: ())
     with pytest.raises(ImportError, match=r"engine: ray is not installed: .*luxical-st\[scale\]"):
         engine_for(EngineConfig(engine="ray"))
+
+
+def test_validation_is_found_by_name_and_a_missing_one_names_the_extra(monkeypatch):
+    from importlib.metadata import entry_points
+
+    from luxical_st.config import VALIDATION_GROUP
+    from luxical_st.pipeline import engines
+
+    (suite,) = entry_points(group=VALIDATION_GROUP, name="suite")  # registered by setup.cfg
+    assert suite.value == "luxical_st.evaluation.validation:suite_validation"
+    assert engines.validation_factory("suite").__name__ == "suite_validation"  # loaded, not yet built
+    monkeypatch.setattr(engines, "entry_points", lambda **selection: ())
+    with pytest.raises(ImportError, match=r"validation: suite is not installed: .*luxical-st\[eval\]"):
+        engines.validation_factory("suite")
