@@ -83,12 +83,14 @@ class PipelineState:
     def claim(self, step: str, signature: dict[str, Any], artifact_exists: bool) -> None:
         """Record `signature` for `step`; refuse if an existing artifact was made with another one."""
         recorded = self.steps.get(step)
-        if artifact_exists and recorded is not None and recorded != signature:
-            changes = changed_settings(
-                {key: value for key, value in recorded.items() if key != CORPUS_FILES_KEY},
-                {key: value for key, value in signature.items() if key != CORPUS_FILES_KEY},
-            )
-            before, now = recorded.get(CORPUS_FILES_KEY) or {}, signature.get(CORPUS_FILES_KEY) or {}
+        # a key that an older version did not record counts as unset (None): a new key left unset does not
+        # change an existing artifact
+        changes = changed_settings(
+            {key: value for key, value in (recorded or {}).items() if key != CORPUS_FILES_KEY},
+            {key: value for key, value in signature.items() if key != CORPUS_FILES_KEY},
+        )
+        before, now = (recorded or {}).get(CORPUS_FILES_KEY) or {}, signature.get(CORPUS_FILES_KEY) or {}
+        if artifact_exists and recorded is not None and (changes or before != now):
             if before != now:  # name the changed corpus files
                 from luxical_st.fingerprint import describe_changes
 

@@ -68,3 +68,16 @@ def test_validation_is_found_by_name_and_a_missing_one_names_the_extra(monkeypat
     monkeypatch.setattr(engines, "entry_points", lambda **selection: ())
     with pytest.raises(ImportError, match=r"validation: suite is not installed: .*luxical-st\[eval\]"):
         engines.validation_factory("suite")
+
+
+def test_a_key_an_older_version_did_not_record_counts_as_unset(tmp_path):
+    from luxical_st.pipeline.state import PipelineState
+
+    PipelineState(tmp_path).claim("training", {"learning_rate": 0.001}, artifact_exists=False)
+    PipelineState(tmp_path).claim(
+        "training", {"learning_rate": 0.001, "validation": None}, artifact_exists=True
+    )
+    with pytest.raises(ValueError, match=r"other settings: validation: .* then, .*suite.* now"):
+        PipelineState(tmp_path).claim(
+            "training", {"learning_rate": 0.001, "validation": "suite"}, artifact_exists=True
+        )
