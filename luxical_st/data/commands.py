@@ -18,7 +18,7 @@ from typing import Any
 
 from luxical_st.data.corpus import first_documents, load_text_dataset
 from luxical_st.data.targets import compute_teacher_targets, read_targets_metadata
-from luxical_st.data.teacher import DEFAULT_TEACHER, TEACHER_DTYPES, load_teacher
+from luxical_st.data.teacher import DEFAULT_TEACHER, TEACHER_BACKENDS, TEACHER_DTYPES, load_teacher
 from luxical_st.data.vocabulary import mine_vocabulary
 from luxical_st.records import write_atomic
 
@@ -67,13 +67,20 @@ def _add_teacher_command(commands: Any) -> None:
         help="let the teacher run the code it ships (Arctic needs it)",
     )
     parser.add_argument("--dtype", default="float32", choices=TEACHER_DTYPES)
+    parser.add_argument(
+        "--backend", default="torch", choices=TEACHER_BACKENDS, help="torch or OpenVINO (CPU)"
+    )
     parser.set_defaults(run=_teacher)
 
 
 def _teacher(args: argparse.Namespace) -> None:
     dataset = _corpus(args)
     teacher = load_teacher(
-        args.teacher, device=args.device, dtype=args.dtype, trust_remote_code=args.trust_remote_code
+        args.teacher,
+        device=args.device,
+        dtype=args.dtype,
+        trust_remote_code=args.trust_remote_code,
+        backend=args.backend,
     )
     output = compute_teacher_targets(
         dataset,

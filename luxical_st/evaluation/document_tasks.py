@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,7 +34,7 @@ from mteb.abstasks.retrieval import AbsTaskRetrieval
 
 from luxical_st.data.sources import NewsArticle, news_articles, sentences, wikipedia_articles
 from luxical_st.evaluation.perturb import NEAR_DUPLICATE_KINDS, add_boilerplate
-from luxical_st.evaluation.task_base import OfflineTask, metadata, retrieval_split
+from luxical_st.evaluation.task_base import OfflineTask, metadata, retrieval_split, unique_queries
 
 MIN_ARTICLE_WORDS = 150
 """News articles shorter than this (briefs, quote lists) are left out of the document tasks."""
@@ -340,9 +340,7 @@ class NewsTitleRetrieval(SampledRetrieval):
     )
 
     def pairs(self) -> list[tuple[str, str]]:
-        articles = long_articles()
-        titles = Counter(article.title for article in articles)
-        return [(a.title, a.text) for a in articles if a.title and titles[a.title] == 1]
+        return unique_queries([(article.title, article.text) for article in long_articles()])
 
 
 class WikipediaDescriptionRetrieval(SampledRetrieval):
@@ -362,11 +360,7 @@ class WikipediaDescriptionRetrieval(SampledRetrieval):
     )
 
     def pairs(self) -> list[tuple[str, str]]:
-        articles = wikipedia_articles()
-        descriptions = Counter(article.description for article in articles)
-        return [
-            (a.description, a.text) for a in articles if a.description and descriptions[a.description] == 1
-        ]
+        return unique_queries([(article.description, article.text) for article in wikipedia_articles()])
 
 
 DOCUMENT_TASKS: tuple[type[AbsTask], ...] = (

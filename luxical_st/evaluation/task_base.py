@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -80,6 +81,13 @@ class OfflineTask(ABC):
             return
         self.dataset = self.build()
         self.data_loaded = True
+
+
+def unique_queries(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (query, document) pairs whose query is not empty and occurs only once among `pairs` (a query
+    shared by several documents has no single relevant one)."""
+    counts = Counter(query for query, _ in pairs)
+    return [(query, document) for query, document in pairs if query and counts[query] == 1]
 
 
 def retrieval_split(

@@ -15,7 +15,6 @@ country profiles resemble.
 from __future__ import annotations
 
 import random
-from collections import Counter
 from typing import Any
 
 from datasets import Dataset, DatasetDict
@@ -25,7 +24,7 @@ from mteb.abstasks.clustering import AbsTaskClustering
 
 from luxical_st.data.manpages import ManPage, man_pages
 from luxical_st.evaluation.document_tasks import SampledRetrieval
-from luxical_st.evaluation.task_base import OfflineTask, classification_splits, metadata
+from luxical_st.evaluation.task_base import OfflineTask, classification_splits, metadata, unique_queries
 
 CATEGORY = "technical docs"
 MAX_DESCRIPTION_WORDS = 400
@@ -97,9 +96,7 @@ class ManPageSummaryRetrieval(SampledRetrieval):
     )
 
     def pairs(self) -> list[tuple[str, str]]:
-        pages = man_pages()
-        summaries = Counter(page.summary for page in pages)
-        return [(page.summary, description(page)) for page in pages if summaries[page.summary] == 1]
+        return unique_queries([(page.summary, description(page)) for page in man_pages()])
 
 
 class ManPageSectionClassification(OfflineTask, AbsTaskClassification):

@@ -18,7 +18,6 @@ point `suite` (config key `validation: suite`), so the recipe never imports the 
 from __future__ import annotations
 
 import random
-from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,7 +26,7 @@ from sentence_transformers.sentence_transformer.evaluation import InformationRet
 
 from luxical_st.data.sources import news_articles, wikipedia_articles, wordnet_synsets
 from luxical_st.evaluation.document_tasks import MIN_ARTICLE_WORDS, halves
-from luxical_st.evaluation.task_base import SEED
+from luxical_st.evaluation.task_base import SEED, unique_queries
 from luxical_st.evaluation.tasks import offline_tasks
 
 PRIMARY_METRIC = "sequential_score"
@@ -61,8 +60,7 @@ def _sampled(
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, set[str]]]:
     """Queries, corpus and relevance of up to `sizes` (query, document) pairs that no test reads, each
     query text unique among the pairs."""
-    counts = Counter(query for query, _ in pairs)
-    free = [(q, d) for q, d in pairs if counts[q] == 1 and q not in used and d not in used]
+    free = [(q, d) for q, d in unique_queries(pairs) if q not in used and d not in used]
     documents = rng.sample(free, min(sizes[1], len(free)))
     queries = documents[: sizes[0]]
     return (

@@ -77,6 +77,7 @@ def teacher_arguments(teacher: PipelineConfig | TeacherConfig) -> dict[str, Any]
         "max_seq_length": section.teacher_max_seq_length,
         "dtype": section.teacher_dtype,
         "trust_remote_code": section.trust_remote_code,
+        "backend": section.teacher_backend,
     }
 
 

@@ -112,6 +112,11 @@ def test_null_is_kept_for_optional_keys(tmp_path: Path) -> None:
         ("table_learning_rate: .inf\n", "'table_learning_rate' must be finite"),
         ("corpus: [quickstart\n", "is not a readable YAML config"),
         ("validation: holdout\n", r"'validation' must be one of \('suite',\)"),
+        (
+            "teacher_backend: onnx\n",
+            r"'teacher_backend' must be one of \('torch', 'openvino', 'openvino-int8'\)",
+        ),
+        ("teacher_backend: openvino\nteacher_device: cuda\n", "'teacher_backend' runs on the CPU"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path: Path, text: str, message: str) -> None:
