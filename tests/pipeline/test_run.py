@@ -106,6 +106,8 @@ def test_tiny_run_keeps_the_checkpoint_best_on_the_validation_split(tiny_run: Pa
     assert (log["best_checkpoint_step"], log["best_metric"]) == (best, scores[best])
     model = SentenceTransformer(str(tiny_run / MODEL_DIR), trust_remote_code=True, device="cpu")
     check_weights_of(model, tiny_run / CHECKPOINTS_DIR / f"checkpoint-{best}")
+    usage = (tiny_run / MODEL_DIR / "README.md").read_text().split("### Direct Usage", 1)[1]
+    assert "sentences = [\n" in usage  # a symmetric model, though validated by retrieval
     later = max(scores)
     if later != best:  # the model is the best checkpoint, not the last one
         with pytest.raises(RuntimeError, match="does not hold"):
