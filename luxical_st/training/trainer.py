@@ -201,6 +201,7 @@ def train_model(
         check_weights_of(model, best)
         result["best_checkpoint_step"] = int(best.rsplit("-", 1)[-1])
         result["best_metric"] = trainer.state.best_metric
+        result["validation_metric"] = f"eval_{evaluator.primary_metric}"
         logger.info("Kept checkpoint %s (validation %.4f)", best, trainer.state.best_metric)
     return result
 
@@ -245,11 +246,22 @@ def save_training_log(result: dict[str, Any], folder: str | Path) -> Path:
     """Write the metrics and log history as JSON and plot the curve; returns the plot's path."""
     folder = Path(folder)
     (folder / TRAINING_LOG_FILE).write_text(json.dumps(result, indent=2), encoding="utf-8")
-    return plot_training_curve(result["log_history"], folder / TRAINING_PLOT_FILE)
+    return plot_training_curve(
+        result["log_history"],
+        folder / TRAINING_PLOT_FILE,
+        validation_metric=result.get("validation_metric"),
+        kept_step=result.get("best_checkpoint_step"),
+    )
 
 
-def plot_training_curve(log_history: Sequence[dict[str, Any]], path: str | Path) -> Path:
-    """Loss (left axis, log scale) and learning rate (right axis) against the optimizer step."""
+def plot_training_curve(
+    log_history: Sequence[dict[str, Any]],
+    path: str | Path,
+    validation_metric: str | None = None,
+    kept_step: int | None = None,
+) -> Path:
+    """Loss (left axis, log scale) and learning rate (right axis) against the optimizer step; with a
+    `validation_metric` logged at checkpoints, a second panel of its scores with the `kept_step` marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -257,9 +269,26 @@ def plot_training_curve(log_history: Sequence[dict[str, Any]], path: str | Path)
 
     logged = [entry for entry in log_history if "loss" in entry and "step" in entry]
     steps = [entry["step"] for entry in logged]
-    figure, loss_axis = plt.subplots(figsize=(7, 4), dpi=100)
+    scores = [
+        (entry["step"], entry[validation_metric])
+        for entry in log_history
+        if validation_metric and validation_metric in entry and "step" in entry
+    ]
+    if scores:
+        figure, (loss_axis, score_axis) = plt.subplots(
+            2, 1, figsize=(7, 6), dpi=100, sharex=True, height_ratios=(2, 1)
+        )
+        score_axis.plot(*zip(*scores, strict=True), marker="o", color="tab:green")
+        if kept_step is not None:
+            score_axis.axvline(kept_step, color="gray", linestyle=":", label=f"kept: step {kept_step}")
+            score_axis.legend(loc="lower right")
+        score_axis.set_xlabel("step")
+        score_axis.set_ylabel(f"validation\n{str(validation_metric).removeprefix('eval_')}")
+    else:
+        figure, loss_axis = plt.subplots(figsize=(7, 4), dpi=100)
     loss_axis.plot(steps, [entry["loss"] for entry in logged], color="tab:blue", label="loss")
-    loss_axis.set_xlabel("step")
+    if not scores:
+        loss_axis.set_xlabel("step")
     loss_axis.set_ylabel("distillation loss", color="tab:blue")
     if logged and min(entry["loss"] for entry in logged) > 0:
         loss_axis.set_yscale("log")
