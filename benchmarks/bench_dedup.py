@@ -126,9 +126,11 @@ def embedding_methods(
     results: dict[str, dict[str, float]], label: str, spec: str, corpus: list[str], copies: dict, args: Any
 ) -> float:
     """SemDeDup (and semhash) rows of one model at every threshold; its embedding seconds."""
-    from luxical_st.evaluation.mteb_runner import load_model
+    from luxical_st.evaluation.mteb_runner import load_model_or_baseline
+    from luxical_st.loading import allow_remote_code
 
-    model = load_model(spec)
+    allow_remote_code([spec])  # the benchmark runs the models its user names, as the other benchmarks do
+    model = load_model_or_baseline(spec)
     start = time.perf_counter()
     embeddings = model.encode(corpus, batch_size=256, convert_to_numpy=True)
     seconds = time.perf_counter() - start

@@ -39,9 +39,13 @@ def embed(name: str, model_path: str, texts: list[str], cache: Path) -> tuple[np
     path = cache / f"{name}.npy"
     if path.exists():
         return np.load(path), 0.0
-    from luxical_st.evaluation.mteb_runner import load_model
+    from luxical_st.evaluation.mteb_runner import load_model_or_baseline
+    from luxical_st.loading import allow_remote_code
 
-    model = load_model(model_path)
+    allow_remote_code(
+        [model_path]
+    )  # the benchmark runs the models its user names, as the other benchmarks do
+    model = load_model_or_baseline(model_path)
     start = time.perf_counter()
     embeddings = model.encode(texts, batch_size=128, convert_to_numpy=True, show_progress_bar=True)
     seconds = time.perf_counter() - start

@@ -157,7 +157,8 @@ def _load(method: str, paths: dict[str, str], batch_size: int) -> Any:
     if method.startswith("luxical_st"):
         from sentence_transformers import SentenceTransformer
 
-        from luxical_st.inference import encode, native_bfloat16, set_precision
+        from luxical_st.inference import encode as pipelined_encode
+        from luxical_st.inference import native_bfloat16, set_precision
 
         if method == "luxical_st_bf16" and not native_bfloat16():
             return None  # emulated bf16 is many times slower than float32: not a path anyone should take
@@ -165,7 +166,7 @@ def _load(method: str, paths: dict[str, str], batch_size: int) -> Any:
         if "int8" in method or "bf16" in method:
             set_precision(model, "int8" if "int8" in method else "bfloat16")
         if method.endswith("_pipelined"):
-            return lambda texts: encode(model, texts, batch_size=PIPELINED_BATCH_SIZE)
+            return lambda texts: pipelined_encode(model, texts, batch_size=PIPELINED_BATCH_SIZE)
         return lambda texts: model.encode(texts, batch_size=batch_size)
     if method == "model2vec":
         from model2vec import StaticModel
@@ -192,7 +193,8 @@ def _run(method: str, paths: dict[str, str], sets: dict[str, list[str]], batch_s
         "load_seconds": time.perf_counter() - start,
         "rss_after_load_mib": _peak_rss_mib(),
     }
-    warm_up = text_sets(*(len(texts) // 2 for texts in sets.values()), warm_up=True)
+    documents, snippets = (len(texts) // 2 for texts in sets.values())
+    warm_up = text_sets(documents, snippets, warm_up=True)
     for name, texts in sets.items():
         embed(warm_up[name])
         begin = time.perf_counter()

@@ -68,6 +68,7 @@ class Runs:
             load_corpus,
             teacher_targets_step,
             token_embeddings_step,
+            training_documents,
             vocabulary_step,
         )
 
@@ -81,8 +82,8 @@ class Runs:
         teacher_targets_step(config, self.source, lambda: corpus)
         vocabulary_step(config, self.source, lambda: corpus)
         token_embeddings_step(config, self.source)
-        count = len(corpus) if config.corpus.max_documents is None else config.corpus.max_documents
-        self.ids = [str(i) for i in corpus.select(range(min(count, len(corpus))))["id"]]
+        self.corpus = corpus
+        self.source_ids = set(training_documents(config, corpus)["id"])
         self.tasks = resolve_tasks(args.tasks)
         self.cache = self.output / "mteb-cache"
 
@@ -93,24 +94,23 @@ class Runs:
         from luxical_st.config import load_config
         from luxical_st.data.targets import subset_targets
         from luxical_st.evaluation.baselines import without_sketch
-        from luxical_st.pipeline import run_pipeline
+        from luxical_st.pipeline import run_pipeline, training_documents
 
         run_dir = self.output / name
         run_dir.mkdir(parents=True, exist_ok=True)
-        first = set(self.ids[:size] if size is not None else self.ids)
-        subset_targets(
-            self.source / TARGETS_DIR,
-            run_dir / TARGETS_DIR,
-            lambda identifier: identifier in first or identifier.startswith("word-"),
-        )
-        for file in (VOCABULARY_FILE, TOKEN_EMBEDDINGS_FILE):
-            if (self.source / file).is_file() and not (run_dir / file).is_file():
-                shutil.copyfile(self.source / file, run_dir / file)
         limit = [] if size is None else ["--max_documents", str(size)]
         seeds = ["--model_seed", str(seed), "--seed", str(seed)]
         config = load_config(
             self.args.config, [*self.common, *overrides, *limit, *seeds, "--output_dir", str(run_dir)]
         )
+        # the run's own documents (its corpus prefix and word documents), all labelled by the one pass
+        keep = set(training_documents(config, self.corpus)["id"])
+        if missing := keep - self.source_ids:
+            raise SystemExit(f"{name}: {len(missing)} documents the shared teacher pass did not embed")
+        subset_targets(self.source / TARGETS_DIR, run_dir / TARGETS_DIR, keep.__contains__)
+        for file in (VOCABULARY_FILE, TOKEN_EMBEDDINGS_FILE):
+            if (self.source / file).is_file() and not (run_dir / file).is_file():
+                shutil.copyfile(self.source / file, run_dir / file)
         model_dir = run_pipeline(config)
         model = SentenceTransformer(str(model_dir), trust_remote_code=True, device="cpu")
         entry: dict[str, Any] = {"name": name, "overrides": overrides, "documents": size, "seed": seed}

@@ -18,6 +18,7 @@ background thread while torch runs the layers on this one.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,11 +36,22 @@ INT8_MIN_IN_FEATURES = 1024
 """Dense layers at least this wide at their input are quantized: the 3072 x 3072 layer of Luxical-One."""
 
 
+# oneDNN ISA caps (ONEDNN_MAX_CPU_ISA) below the first with bfloat16 instructions (AVX512_CORE_BF16)
+ISA_CAPS_WITHOUT_BF16 = frozenset(
+    {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
+)
+
+
 def native_bfloat16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16); without it bf16 is emulated and
-    many times slower than float32."""
+    """Whether this CPU computes bfloat16 natively (AMX or AVX512-BF16), and torch and oneDNN may use it
+    (no `ATEN_CPU_CAPABILITY` / `ONEDNN_MAX_CPU_ISA` cap below AVX-512 BF16); without it bf16 is emulated
+    and many times slower than float32."""
     cpu: Any = torch.cpu
-    return bool(cpu._is_amx_tile_supported() or cpu._is_avx512_bf16_supported())
+    if not (cpu._is_amx_tile_supported() or cpu._is_avx512_bf16_supported()):
+        return False
+    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in ISA_CAPS_WITHOUT_BF16:
+        return False
+    return torch.backends.cpu.get_cpu_capability() not in ("DEFAULT", "AVX2")  # ATEN_CPU_CAPABILITY
 
 
 def resolve_precision(precision: str) -> str:

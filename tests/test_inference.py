@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from sentence_transformers import SentenceTransformer
@@ -70,3 +74,17 @@ def test_pipelined_encode_equals_model_encode(tokenizer, vocabulary, news_texts,
         encode(model, "one text")
     with pytest.raises(TypeError, match="not a string"):
         encode(model, ["fine", None])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("cap", [{"ATEN_CPU_CAPABILITY": "avx2"}, {"ONEDNN_MAX_CPU_ISA": "avx2"}])
+def test_bfloat16_is_not_native_under_an_isa_cap(cap: dict[str, str]) -> None:
+    # torch or oneDNN held below AVX-512 BF16 emulates bfloat16 even on a CPU that has it: "auto" must
+    # then choose float32 (a teacher in emulated bf16 ran ~5x slower than float32)
+    code = (
+        "from luxical_st.inference import native_bfloat16, resolve_precision; "
+        "print(native_bfloat16(), resolve_precision('auto'))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, **cap}, capture_output=True, text=True, check=True
+    )
+    assert run.stdout.split() == ["False", "float32"]

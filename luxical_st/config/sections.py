@@ -53,10 +53,29 @@ class CorpusConfig:
             "(as model2vec does), so that single words get the teacher's word embeddings"
         },
     )
+    corpus_words: int = field(
+        default=0,
+        metadata={
+            "help": "also distil, as one-word documents, up to this many whole words of the corpus that the "
+            "tokenizer splits into several WordPieces (3+ letters, seen at least 3 times, most frequent "
+            "first), so that such words get the teacher's word embeddings too"
+        },
+    )
+    corpus_words_documents: int | None = field(
+        default=None,
+        metadata={"help": "count `corpus_words` over the corpus's first N documents (unset: all of them)"},
+    )
 
     def __post_init__(self) -> None:
         require_finite(self, field_names(self))
-        require_positive(self, "max_documents", "min_documents")
+        require_positive(self, "max_documents", "min_documents", "corpus_words_documents")
+        require(self.corpus_words >= 0, "corpus_words", "must be >= 0", self.corpus_words)
+        require(
+            not (self.corpus_streaming and self.corpus_words and self.corpus_words_documents is None),
+            "corpus_words_documents",
+            "must be set to count corpus_words over a streamed corpus (unset reads all of it)",
+            self.corpus_words_documents,
+        )
         require(bool(self.corpus), "corpus", "must name a corpus", self.corpus)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,8 @@ from luxical_st.config import PipelineConfig, TeacherConfig
 from luxical_st.data.corpus import first_documents
 
 WORD = re.compile(r"[a-z]{2,}")
+CORPUS_WORD = re.compile(r"[a-z]{3,}")
+CORPUS_WORD_MIN_COUNT = 3
 
 
 def load_corpus(config: PipelineConfig) -> Any:
@@ -39,15 +42,43 @@ def vocabulary_words(tokenizer: Any) -> list[str]:
     return [token for token in tokens if WORD.fullmatch(token)]
 
 
+def corpus_words(documents: Any, tokenizer: Any, limit: int) -> list[str]:
+    """Up to `limit` whole words of `documents` (lowercased runs of 3+ letters seen at least
+    `CORPUS_WORD_MIN_COUNT` times) that `tokenizer` splits into several WordPieces, most frequent first
+    (ties in alphabetical order): the words a vocabulary of whole-word tokens leaves out."""
+    from tqdm.auto import tqdm
+
+    counts: Counter[str] = Counter()
+    for text in tqdm(iter_texts(documents, "text"), desc="Counting corpus words", unit=" docs"):
+        counts.update(CORPUS_WORD.findall(text.lower()))
+    frequent = sorted(
+        (w for w, n in counts.items() if n >= CORPUS_WORD_MIN_COUNT), key=lambda w: (-counts[w], w)
+    )
+    words: list[str] = []
+    for start in range(0, len(frequent), 4096):
+        batch = frequent[start : start + 4096]
+        pieces = tokenizer.encode_batch(batch, add_special_tokens=False)
+        words.extend(word for word, encoding in zip(batch, pieces, strict=True) if len(encoding.ids) > 1)
+        if len(words) >= limit:
+            break
+    return words[:limit]
+
+
 def training_documents(config: PipelineConfig, corpus: Any, tokenizer: Any = None) -> Any:
-    """The documents the teacher embeds: the first `max_documents` of the corpus, plus the words of
-    `tokenizer` (unset: the configured one) when `word_documents` is set."""
-    documents = first_documents(corpus, config.corpus.max_documents)
-    if not config.corpus.word_documents:
+    """The documents the teacher embeds: the first `max_documents` of the corpus, plus (`word_documents`)
+    the whole words of `tokenizer` (unset: the configured one) and (`corpus_words`) the corpus's frequent
+    words that it splits into pieces, each as a one-word document with id `word-<word>`."""
+    section = config.corpus
+    documents = first_documents(corpus, section.max_documents)
+    if not section.word_documents and not section.corpus_words:
         return documents
     import datasets
 
-    words = vocabulary_words(tokenizer if tokenizer is not None else configured_tokenizer(config))
+    tokenizer = tokenizer if tokenizer is not None else configured_tokenizer(config)
+    words = vocabulary_words(tokenizer) if section.word_documents else []
+    if section.corpus_words:
+        counted = first_documents(corpus, section.corpus_words_documents)
+        words += corpus_words(counted, tokenizer, section.corpus_words)
     extra = datasets.Dataset.from_dict({"id": [f"word-{word}" for word in words], "text": words})
     if not hasattr(documents, "__len__"):
         extra = extra.to_iterable_dataset()

@@ -172,3 +172,38 @@ def test_word_documents_extend_the_training_documents(tokenizer) -> None:
     assert len(documents) == 2 + len(words) and documents["id"][2] == "word-the"
     streamed = training_documents(config, corpus.to_iterable_dataset())
     assert [row["text"] for row in streamed.take(3)] == ["one text", "two", "the"]
+
+
+def test_corpus_words_are_the_frequent_words_wordpiece_splits(tokenizer) -> None:
+    import datasets
+
+    from luxical_st.pipeline import training_documents
+    from luxical_st.pipeline.inputs import corpus_words
+
+    texts = ["Cucumber and cucumber; CUCUMBER!", "the steeple by the seashore", "the steeple, the steeple"]
+    corpus = datasets.Dataset.from_dict({"id": ["a", "b", "c"], "text": texts})
+    # "cucumber" (3 pieces) is seen 3 times, "steeple" (2) 3 times, "seashore" once, "the" is one piece
+    assert [
+        len(tokenizer.encode(w, add_special_tokens=False).ids) for w in ("cucumber", "steeple", "the")
+    ] == [
+        3,
+        2,
+        1,
+    ]
+    assert corpus_words(corpus, tokenizer, 10) == ["cucumber", "steeple"]  # ties alphabetical
+    assert corpus_words(corpus, tokenizer, 1) == ["cucumber"]
+    assert corpus_words(corpus.select([1, 2]), tokenizer, 10) == ["steeple"]
+    assert corpus_words(corpus.select([1]), tokenizer, 10) == []
+    config = load_config(TINY_CONFIG, ["--max_documents", "1", "--corpus_words", "5"])
+    documents = training_documents(config, corpus)
+    assert documents["id"] == ["a", "word-cucumber", "word-steeple"]
+    assert documents["text"][1:] == ["cucumber", "steeple"]
+    # counted over the first two documents only: "steeple" is seen twice there
+    config = load_config(
+        TINY_CONFIG, ["--max_documents", "1", "--corpus_words", "5", "--corpus_words_documents", "2"]
+    )
+    assert training_documents(config, corpus)["text"] == [texts[0], "cucumber"]
+    with pytest.raises(ValueError, match="corpus_words"):
+        load_config(TINY_CONFIG, ["--corpus_words", "-1"])
+    with pytest.raises(ValueError, match="corpus_words_documents"):
+        load_config(TINY_CONFIG, ["--corpus_words", "5", "--corpus_streaming", "true"])
