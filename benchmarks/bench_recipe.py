@@ -6,7 +6,7 @@ and sparse TF-IDF (which need no labelled text).
     python benchmarks/bench_recipe.py ablation --output_dir runs/ablation \
         --variant "reference=--loss gram_kl --teacher_init false --lexical_sketch_dimensions 0 ..." \
         --variant "identity=--hidden_init identity"
-    python benchmarks/bench_recipe.py curve --sizes 4000 16000 64000 --repeat 16000 \
+    python benchmarks/bench_recipe.py curve --sizes 4000 16000 66256 --repeat 16000 \
         --output_dir runs/learning-curve
 
 Both start from `--config` (default configs/quickstart.yaml) plus any `--set "--key value ..."`. One teacher
@@ -41,7 +41,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--variant", action="append", default=[], help="ablation: NAME=OVERRIDES (repeatable)"
     )
-    parser.add_argument("--sizes", type=int, nargs="+", default=[4000, 16000, 64000], help="curve sizes")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[4000, 16000, 66256],
+        help="curve sizes (66,256: the whole quickstart blend)",
+    )
     parser.add_argument("--repeat", type=int, nargs="*", default=[16000], help="curve sizes trained twice")
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--tasks", nargs="*", default=None, help="offline suite tasks (default: all)")
@@ -178,7 +184,7 @@ def plot_curve(record: dict[str, Any], path: Path) -> None:
     for (name, scores), style in zip((record.get("baselines") or {}).items(), ("--", ":"), strict=False):
         axis.axhline(scores["overall"], linestyle=style, color="grey", label=f"{name} (no labelled text)")
     axis.set_xscale("log")
-    axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 1000:g}k"))
+    axis.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{round(value / 1000):g}k"))
     axis.xaxis.set_minor_formatter(NullFormatter())
     axis.set_xticks(sorted({run["documents"] for run in record["runs"]}))
     axis.set_xlabel("teacher-labelled corpus documents (plus the config's word documents)")
