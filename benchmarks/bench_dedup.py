@@ -129,7 +129,8 @@ def embedding_methods(
     from luxical_st.evaluation.mteb_runner import load_model_or_baseline
     from luxical_st.loading import allow_remote_code
 
-    allow_remote_code([spec])  # the benchmark runs the models its user names, as the other benchmarks do
+    # the benchmark runs the models its user names, as the other benchmarks do
+    allow_remote_code([spec])
     model = load_model_or_baseline(spec)
     start = time.perf_counter()
     embeddings = model.encode(corpus, batch_size=256, convert_to_numpy=True)

@@ -42,9 +42,8 @@ def embed(name: str, model_path: str, texts: list[str], cache: Path) -> tuple[np
     from luxical_st.evaluation.mteb_runner import load_model_or_baseline
     from luxical_st.loading import allow_remote_code
 
-    allow_remote_code(
-        [model_path]
-    )  # the benchmark runs the models its user names, as the other benchmarks do
+    # the benchmark runs the models its user names, as the other benchmarks do
+    allow_remote_code([model_path])
     model = load_model_or_baseline(model_path)
     start = time.perf_counter()
     embeddings = model.encode(texts, batch_size=128, convert_to_numpy=True, show_progress_bar=True)

@@ -160,10 +160,9 @@ def train_model(
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     if config.train_device is not None:
         model.to(config.train_device)
-    if evaluator is not None:
-        # A retrieval evaluator would make the card's usage an asymmetric query/document example; a
-        # Luxical student embeds every text alike.
-        model.model_card_data.ir_model = False
+    # A Luxical student embeds every text alike: its card shows the symmetric usage, also when a retrieval
+    # evaluator (which ST would take for an asymmetric query/document model) scores its checkpoints.
+    model.model_card_data.ir_model = False
     trainer = LuxicalTrainer(
         model=model,
         args=training_arguments(config, checkpoint_dir, evaluator and evaluator.primary_metric),

@@ -183,13 +183,10 @@ def test_corpus_words_are_the_frequent_words_wordpiece_splits(tokenizer) -> None
     texts = ["Cucumber and cucumber; CUCUMBER!", "the steeple by the seashore", "the steeple, the steeple"]
     corpus = datasets.Dataset.from_dict({"id": ["a", "b", "c"], "text": texts})
     # "cucumber" (3 pieces) is seen 3 times, "steeple" (2) 3 times, "seashore" once, "the" is one piece
-    assert [
-        len(tokenizer.encode(w, add_special_tokens=False).ids) for w in ("cucumber", "steeple", "the")
-    ] == [
-        3,
-        2,
-        1,
-    ]
+    pieces = {
+        w: len(tokenizer.encode(w, add_special_tokens=False).ids) for w in ("cucumber", "steeple", "the")
+    }
+    assert pieces == {"cucumber": 3, "steeple": 2, "the": 1}
     assert corpus_words(corpus, tokenizer, 10) == ["cucumber", "steeple"]  # ties alphabetical
     assert corpus_words(corpus, tokenizer, 1) == ["cucumber"]
     assert corpus_words(corpus.select([1, 2]), tokenizer, 10) == ["steeple"]
