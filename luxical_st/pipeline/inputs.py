@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -48,9 +49,16 @@ def corpus_words(documents: Any, tokenizer: Any, limit: int) -> list[str]:
     (ties in alphabetical order): the words a vocabulary of whole-word tokens leaves out."""
     from tqdm.auto import tqdm
 
+    from luxical_st.modules.ngram_tfidf import check_texts
+
     counts: Counter[str] = Counter()
-    for text in tqdm(iter_texts(documents, "text"), desc="Counting corpus words", unit=" docs"):
-        counts.update(CORPUS_WORD.findall(text.lower()))
+    texts = iter(tqdm(iter_texts(documents, "text"), desc="Counting corpus words", unit=" docs"))
+    for start in itertools.count(0, 1000):
+        batch = check_texts(itertools.islice(texts, 1000), f"corpus texts[{start}:]")
+        if not batch:
+            break
+        for text in batch:
+            counts.update(CORPUS_WORD.findall(text.lower()))
     frequent = sorted(
         (w for w, n in counts.items() if n >= CORPUS_WORD_MIN_COUNT), key=lambda w: (-counts[w], w)
     )

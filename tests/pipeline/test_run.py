@@ -200,6 +200,8 @@ def test_corpus_words_are_the_frequent_words_wordpiece_splits(tokenizer) -> None
         TINY_CONFIG, ["--max_documents", "1", "--corpus_words", "5", "--corpus_words_documents", "2"]
     )
     assert training_documents(config, corpus)["text"] == [texts[0], "cucumber"]
+    with pytest.raises(TypeError, match=r"corpus texts\[0:\] row 1 is None"):
+        corpus_words(datasets.Dataset.from_dict({"text": ["cucumber", None]}), tokenizer, 5)
     with pytest.raises(ValueError, match="corpus_words"):
         load_config(TINY_CONFIG, ["--corpus_words", "-1"])
     with pytest.raises(ValueError, match="corpus_words_documents"):
