@@ -57,6 +57,7 @@ from luxical_st.scale.units import (
     pending_units,
     plan_units,
     read_unit,
+    resumable_ray_job,
     write_atomic_parquet,
 )
 
@@ -212,16 +213,19 @@ def ray_semantic_dedup(
         step = partial(
             assign_units, centroids=centroids, fmt=fmt_dict, output_dir=str(assigned_dir), **columns
         )
-        ray.data.from_items(todo, override_num_blocks=len(todo)).map_batches(
-            step, batch_format="pyarrow", batch_size=1
-        ).take_all()
+        with resumable_ray_job("The dedup", output):
+            ray.data.from_items(todo, override_num_blocks=len(todo)).map_batches(
+                step, batch_format="pyarrow", batch_size=1
+            ).take_all()
     remaining = len(pending_units(assigned_dir, items))
     if remaining:
         return {"documents": n, "k": k, "units": len(items), "units_remaining": remaining}
     assigned = ray.data.read_parquet([str(assigned_dir / unit["name"]) for unit in items])
     pairs_step = partial(cluster_pair_rows, threshold=threshold, fmt=fmt_dict)
     pairs_ds = assigned.groupby("cluster").map_groups(pairs_step, batch_format="pyarrow")
-    blocks = [table for table in pairs_ds.iter_batches(batch_size=None, batch_format="pyarrow") if len(table)]
+    with resumable_ray_job("The dedup", output):
+        batches = pairs_ds.iter_batches(batch_size=None, batch_format="pyarrow")
+        blocks = [table for table in batches if len(table)]
     result = _duplicates(pa.concat_tables(blocks) if blocks else None, keep)
     write_atomic(output / DUPLICATES_FILE, lambda tmp: pq.write_table(result, tmp))
     kept = result.column("keep").to_numpy(zero_copy_only=False)

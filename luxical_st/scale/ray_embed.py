@@ -37,6 +37,7 @@ from .units import (
     pending_units,
     plan_units,
     read_unit,
+    resumable_ray_job,
     unit_first_row,
     write_atomic_parquet,
 )
@@ -317,7 +318,8 @@ def embed_files(
             compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=threads_per_worker,
         )
-        written = results.take_all()
+        with resumable_ray_job("The embedding job", output):
+            written = results.take_all()
         failed = [row for row in written if row["error"]]
         if failed:
             raise ValueError(

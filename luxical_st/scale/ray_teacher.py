@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .ray_embed import init_ray
+from .units import resumable_ray_job
 
 logger = logging.getLogger(__name__)
 
@@ -184,14 +185,15 @@ def ray_teacher_targets(
         items = itertools.islice(items, max_shards)
     while chunk := list(itertools.islice(items, wave)):
         logger.info("Teacher targets: %d shards on %d actors (%s)", len(chunk), workers, per_actor)
-        ray.data.from_items(chunk, override_num_blocks=len(chunk)).map_batches(
-            TeacherShardWriter,
-            fn_constructor_kwargs=constructor,
-            batch_format="pyarrow",
-            batch_size=1,
-            compute=ray.data.ActorPoolStrategy(size=min(workers, len(chunk))),
-            **per_actor,
-        ).take_all()
+        with resumable_ray_job("The teacher targets", output):
+            ray.data.from_items(chunk, override_num_blocks=len(chunk)).map_batches(
+                TeacherShardWriter,
+                fn_constructor_kwargs=constructor,
+                batch_format="pyarrow",
+                batch_size=1,
+                compute=ray.data.ActorPoolStrategy(size=min(workers, len(chunk))),
+                **per_actor,
+            ).take_all()
     on_disk = _shards_on_disk(output)
     if max_shards is not None or (hasattr(dataset, "__len__") and len(on_disk) < total):
         logger.info("Teacher targets: %d shards on disk, not finished (rerun to finish)", len(on_disk))

@@ -20,6 +20,7 @@ import io
 import json
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,33 @@ DEFAULT_UNIT_ROWS = 10_000
 DEFAULT_UNIT_BYTES = 64 * 2**20
 # Plan entries that are records of the input, not settings: compared on their own.
 PLAN_RECORDS = ("units", "files")
+# Ray's names for work lost with a node or a worker process (a crash, a preempted machine); an error
+# raised on a worker that cannot be unpickled reaches the driver as text, so they are matched by name.
+LOST_WORK_ERRORS = (
+    "RayActorError", "ActorDiedError", "ActorUnavailableError", "NodeDiedError", "WorkerCrashedError",
+    "ObjectLostError", "OwnerDiedError", "ObjectReconstructionFailedError", "LocalRayletDiedError",
+)  # fmt: skip
+
+
+@contextmanager
+def resumable_ray_job(what: str, output: str | Path) -> Iterator[None]:
+    """Run the Ray part of a resumable job: work lost with a node or worker stops it with one line
+    that says so and how to finish (the same command again: finished units are kept), Ray's error
+    chained; errors of the job's own code pass through unchanged."""
+    from ray.exceptions import RayError, RayTaskError
+
+    try:
+        yield
+    except RayError as error:
+        own_code = isinstance(error, RayTaskError) and not isinstance(error.cause, RayError)
+        text = str(error)
+        lost = [name for name in LOST_WORK_ERRORS if name in text or name == type(error).__name__]
+        if own_code or not lost:
+            raise
+        raise RuntimeError(
+            f"{what} stopped: a Ray node or worker died mid-job ({lost[0]}). The units it finished are "
+            f"kept in {output}; run the same command again to do the rest."
+        ) from error
 
 
 def _format(path: str) -> str | None:

@@ -141,6 +141,33 @@ def duplicated(ids: list[str]) -> list[str]:
     return [i for i, n in Counter(ids).items() if n > 1]
 
 
+def test_lost_work_stops_with_a_resume_line_and_own_errors_pass_through(tmp_path):
+    """Ray's errors for a lost node or worker, as they reach the driver (also as the text of an error
+    that could not be unpickled, as a node killed mid-read gave), become one line saying how to finish;
+    an error of the job's own code on a worker stays what it was."""
+    from ray.exceptions import ActorDiedError, NodeDiedError, RayTaskError, UnserializableException
+
+    from luxical_st.scale.units import resumable_ray_job
+
+    unpicklable = UnserializableException(
+        "ray.exceptions.RayTaskError: ray::ListFiles() (pid=1, ip=192.0.2.2)\n  File x, line 1\n"
+        "ray.exceptions.ActorDiedError: The actor died unexpectedly before finishing this task."
+    )
+    for lost, name in [(unpicklable, "ActorDiedError"), (NodeDiedError("node 1 died"), "NodeDiedError"),
+                       (ActorDiedError(), "ActorDiedError")]:  # fmt: skip
+        with pytest.raises(RuntimeError) as stopped, resumable_ray_job("The dedup", tmp_path):
+            raise lost
+        assert str(stopped.value) == (
+            f"The dedup stopped: a Ray node or worker died mid-job ({name}). The units it finished are "
+            f"kept in {tmp_path}; run the same command again to do the rest."
+        )
+        assert stopped.value.__cause__ is lost
+    own = RayTaskError("assign_units", "Traceback ...", ValueError("x.parquet: id column 'id' is null"))
+    with pytest.raises(RayTaskError) as raised, resumable_ray_job("The dedup", tmp_path):
+        raise own
+    assert raised.value is own
+
+
 @pytest.mark.slow
 def test_embed_job_survives_a_killed_worker_node(model_path, corpus, tmp_path):
     output = tmp_path / "out"
