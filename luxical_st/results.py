@@ -111,7 +111,8 @@ def markdown_table(results: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for model, info in results["models"].items():
         facts = info.get("facts", {})
-        row = [model, f"{facts.get('n_parameters', 0) / 1e6:.1f}M", str(facts.get("embed_dim", "-"))]
+        dimension = facts.get("embed_dim", "-") or "per task"  # None: a baseline fitted on each task
+        row = [model, f"{facts.get('n_parameters', 0) / 1e6:.1f}M", str(dimension)]
         by_category = category_scores(results, model)
         row += [_number(by_category.get(category)) for category in categories]
         row += [_number(mteb_average(results, model))] if categories else []

@@ -24,7 +24,8 @@ class EvaluationArguments:
         metadata={
             "action": "extend",
             "help": "[LABEL=]folder or Hub id of a SentenceTransformer, or baseline:tfidf / "
-            "baseline:model2vec (built offline); repeatable",
+            "baseline:tfidf-words (fitted on each task's texts) / baseline:model2vec (built offline); "
+            "repeatable",
         }
     )
     output_dir: str = field(default="eval_out", metadata={"help": "where results.json/.md and plots go"})
@@ -134,15 +135,27 @@ def run_evaluation(args: EvaluationArguments) -> dict[str, Any]:
             max_docs=args.edu_max_docs,
             seed=args.seed,
         )
+        _fit_to(models, [*data.train_texts, *data.test_texts])
         results["edu"] = run_edu_experiment(models, data, batch_size=args.batch_size, seed=args.seed)
     if not args.skip_speed:
         from luxical_st.evaluation.speed import compare_speed, news_articles
 
-        results["speed"] = compare_speed(models, news_articles(args.speed_docs), batch_size=args.batch_size)
+        articles = news_articles(args.speed_docs)
+        _fit_to(models, articles)
+        results["speed"] = compare_speed(models, articles, batch_size=args.batch_size)
     written = write_report(results, args.output_dir)
     print(markdown_table(results))
     print("Wrote " + ", ".join(str(path) for path in written.values()))
     return results
+
+
+def _fit_to(models: dict[str, Any], texts: list[str]) -> None:
+    """Fit every model whose input is fitted per task (`baseline:tfidf-words`) on this step's texts."""
+    from luxical_st.evaluation.task_tfidf import task_fitted
+
+    for model in models.values():
+        if (module := task_fitted(model)) is not None:
+            module.fit(texts)
 
 
 def _with_distilled_rows(

@@ -2,7 +2,8 @@
 
 `evaluate.py --model tfidf=baseline:tfidf --model model2vec=baseline:model2vec` puts them beside
 Luxical: TF-IDF is Luxical's own step 3 with no network after it (how far the MLP gets beyond
-lexical overlap); model2vec distils the same teacher into static token vectors (the closest
+lexical overlap); `baseline:tfidf-words` is word TF-IDF fitted on each task's own texts
+(`task_tfidf`); model2vec distils the same teacher into static token vectors (the closest
 cheap competitor). Both are built offline from installed packages in about a minute.
 """
 
@@ -18,6 +19,7 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules.module import Module
 from tokenizers import Tokenizer
 
+from luxical_st.evaluation.task_tfidf import TaskFittedTfidf
 from luxical_st.loading import load_sentence_transformer, remote_code_allowed
 from luxical_st.modules import NgramTfidf
 
@@ -137,6 +139,7 @@ def _quickstart_texts() -> Iterable[str]:
 
 BASELINES: dict[str, Callable[[], Any]] = {
     "tfidf": lambda: tfidf_baseline(_quickstart_texts()),
+    "tfidf-words": lambda: SentenceTransformer(modules=[TaskFittedTfidf()], device="cpu"),
     "model2vec": model2vec_baseline,
 }
 """`baseline:NAME`; `baseline:tfidf:PATH` is the TF-IDF input of the Luxical model at PATH,
@@ -166,6 +169,7 @@ def model_revision(model: SentenceTransformer) -> str:
     """A short hash of a built model's weights (and TF-IDF statistics): its mteb cache key."""
     digest = hashlib.blake2b(digest_size=8)
     for module in model:
+        digest.update(getattr(module, "revision_key", "").encode("utf-8"))
         for array in (getattr(module, "idf", None), getattr(module, "ngrams", None)):
             if isinstance(array, np.ndarray):
                 digest.update(np.ascontiguousarray(array).tobytes())

@@ -24,6 +24,7 @@ from sentence_transformers import SentenceTransformer
 from torch.utils.data import DataLoader
 
 from luxical_st.evaluation.baselines import build_baseline, is_baseline, model_revision
+from luxical_st.evaluation.task_tfidf import task_fitted, task_texts
 from luxical_st.evaluation.tasks import OFFLINE_TASKS, offline_tasks, task_category
 from luxical_st.loading import load_sentence_transformer, remote_code_allowed
 
@@ -75,7 +76,7 @@ def model_facts(model: SentenceTransformer) -> dict[str, Any]:
         raise ValueError("The model does not report its embedding dimension (no Dense or Pooling module)")
     facts: dict[str, Any] = {
         "n_parameters": int(parameters),
-        "embed_dim": int(dimension),
+        "embed_dim": None if task_fitted(model) is not None else int(dimension),  # None: one per task
         "memory_usage_mb": round(memory / 2**20, 2),
         "max_seq_length": None if limit is None or limit == float("inf") else int(limit),
         "luxical": is_luxical(model),
@@ -206,17 +207,24 @@ def run_mteb(
     cache = None
     if use_cache:
         cache = mteb.ResultCache(cache_dir) if cache_dir is not None else mteb.ResultCache()
-    result = mteb.evaluate(
-        mteb_encoder(model, name_or_path, label),
-        list(tasks),
-        cache=cache,
-        overwrite_strategy=overwrite_strategy,
-        encode_kwargs={"batch_size": batch_size},
-        show_progress_bar=True,
-    )
+    encoder = mteb_encoder(model, name_or_path, label)
+    fitted = task_fitted(model)  # fitted on each task's texts: the tasks run one at a time
+    task_results = []
+    for group in [[task] for task in tasks] if fitted is not None else [list(tasks)]:
+        if fitted is not None:
+            fitted.fit(task_texts(group[0]))
+        result = mteb.evaluate(
+            encoder,
+            group,
+            cache=cache,
+            overwrite_strategy=overwrite_strategy,
+            encode_kwargs={"batch_size": batch_size},
+            show_progress_bar=True,
+        )
+        task_results += list(result.task_results)
     by_name = {task.metadata.name: task for task in tasks}
     scores: dict[str, dict[str, Any]] = {}
-    for task_result in result.task_results:
+    for task_result in task_results:
         metadata = by_name[task_result.task_name].metadata
         scores[task_result.task_name] = {
             "main_score": float(task_result.get_score()),

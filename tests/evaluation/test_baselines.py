@@ -84,3 +84,37 @@ def test_undefined_scores_count_as_zero_in_the_average() -> None:
     }
     assert mteb_average(results, "tfidf") == pytest.approx(0.2)
     assert mteb_average(results, "partial") is None
+
+
+@pytest.mark.slow
+def test_word_tfidf_is_fitted_on_each_task_and_scores_as_computed_directly(tmp_path) -> None:
+    """`baseline:tfidf-words` fits scikit-learn's TfidfVectorizer on every text of the task at hand
+    (queries and documents, no ids) before mteb runs it: nDCG@10 equals the ranking computed here."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from luxical_st.evaluation.mteb_runner import model_facts, resolve_tasks, run_mteb
+    from luxical_st.evaluation.task_tfidf import VECTORIZER, task_fitted, task_texts
+
+    model = baselines.build_baseline("baseline:tfidf-words")
+    assert model_facts(model)["embed_dim"] is None  # one dimension per word of each task
+    tasks = resolve_tasks(["ManPageSummaryRetrieval", "WordSim353"])
+    scores = run_mteb(model, "baseline:tfidf-words", tasks, use_cache=False, label="tfidf-words")
+
+    task = tasks[0]
+    data = task.dataset["default"]["test"]
+    queries, corpus = data["queries"], data["corpus"]
+    assert task_texts(task) == list(corpus["text"]) + list(queries["text"])  # no ids, nothing else
+    vectorizer = TfidfVectorizer(**VECTORIZER).fit(task_texts(task))
+    similarity = (vectorizer.transform(queries["text"]) @ vectorizer.transform(corpus["text"]).T).toarray()
+    column = {doc_id: i for i, doc_id in enumerate(corpus["id"])}
+    gains = []
+    for row, query_id in enumerate(queries["id"]):
+        (relevant,) = data["relevant_docs"][query_id]  # one relevant page per query
+        rank = int((similarity[row] > similarity[row, column[relevant]]).sum()) + 1
+        gains.append(1 / math.log2(rank + 1) if rank <= 10 else 0.0)
+    assert scores["ManPageSummaryRetrieval"]["main_score"] == pytest.approx(np.mean(gains), abs=2e-3)
+    # the last task's fit: the words of the word pairs, nothing of the man pages
+    words = set(task_fitted(model).vectorizer.vocabulary_)  # type: ignore[union-attr]
+    assert "pthread_create" not in words and len(words) < 500
+    with pytest.raises(RuntimeError, match="only after `fit`"):
+        baselines.build_baseline("baseline:tfidf-words").encode(["a text"])
