@@ -92,10 +92,13 @@ def layer_matrices(model: SentenceTransformer) -> list[np.ndarray]:
     return matrices
 
 
-def add_lexical_sketch(model: SentenceTransformer, dimensions: int, weight: float, seed: int = 0) -> None:
+def add_lexical_sketch(
+    model: SentenceTransformer, dimensions: int, weight: float, seed: int = 0, sublinear_tf: bool = False
+) -> None:
     """Append a `LexicalSketch` (in place): the output becomes `[sqrt(1 - weight) * dense,
     sqrt(weight) * sketch]`, `dimensions` wider, whose cosine mixes the distilled similarity with the
-    TF-IDF overlap of the inputs. It has no weights, so it is added after training."""
+    TF-IDF overlap of the inputs (with `sublinear_tf`, of `(1 + ln count) x idf` weights). It has no
+    weights, so it is added after training."""
     tfidf = model[0]
     if not isinstance(tfidf, NgramTfidf):
         raise TypeError(f"a Luxical model starts with NgramTfidf, this one with {type(tfidf).__name__}")
@@ -104,4 +107,6 @@ def add_lexical_sketch(model: SentenceTransformer, dimensions: int, weight: floa
     width = model.get_embedding_dimension()
     if width is None:
         raise ValueError("the model does not report its embedding dimension")
-    model.append(LexicalSketch(tfidf.num_features, width, dimensions, weight, seed=seed))
+    model.append(
+        LexicalSketch(tfidf.num_features, width, dimensions, weight, seed=seed, sublinear_tf=sublinear_tf)
+    )

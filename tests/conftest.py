@@ -86,6 +86,41 @@ def exact_ngram_vocabulary(
     return ngrams, np.array([count for count, _ in kept], dtype=np.int64)
 
 
+def oracle_ngram_counts(tokenizer, ngrams: np.ndarray, texts: list[str], max_n: int = 5) -> list[dict]:
+    """{feature row: count} per text, counting every in-vocabulary n-gram at every position. A slow,
+    obviously-correct oracle for tests."""
+    from collections import Counter
+
+    row_of = {tuple(int(t) for t in row if t >= 0): i for i, row in enumerate(ngrams)}
+    result = []
+    for text in texts:
+        ids = tokenizer.encode(text, add_special_tokens=False).ids
+        counts: Counter[int] = Counter()
+        for n in range(1, max_n + 1):
+            for start in range(len(ids) - n + 1):
+                row = row_of.get(tuple(ids[start : start + n]))
+                if row is not None:
+                    counts[row] += 1
+        result.append(dict(counts))
+    return result
+
+
+def oracle_rows(
+    tokenizer, ngrams: np.ndarray, idf: np.ndarray, texts: list[str], max_n: int = 5, sublinear: bool = False
+) -> list[dict]:
+    """TF-IDF by definition: count, weight by `count x idf` (`(1 + ln count) x idf` when `sublinear`),
+    L2-normalise."""
+    import math
+
+    result = []
+    for counts in oracle_ngram_counts(tokenizer, ngrams, texts, max_n):
+        tf = {row: 1 + math.log(count) if sublinear else count for row, count in counts.items()}
+        weights = {row: tf[row] * float(idf[row]) for row in counts}
+        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        result.append({row: w / norm for row, w in weights.items()})
+    return result
+
+
 def save_small_model(tokenizer, texts: list[str], path, layer_sizes: tuple[int, ...], seed: int = 5) -> str:
     """Save a small Luxical model over the exactly counted 1-2-grams (count >= 3) of `texts`; its path."""
     from luxical_st import build_model

@@ -202,6 +202,13 @@ class ModelConfig:
     lexical_sketch_weight: float = field(
         default=0.3, metadata={"help": "share of the sketch in the output's cosine, in [0, 1)"}
     )
+    lexical_sketch_sublinear_tf: bool = field(
+        default=False,
+        metadata={
+            "help": "sketch (1 + ln count) x idf instead of the input's count x idf (scikit-learn's "
+            "sublinear_tf): repeated phrases no longer drown a long document"
+        },
+    )
     teacher_init_norm: float = field(
         default=1.0, metadata={"help": "mean norm of the seeded n-gram rows (per sign half)"}
     )

@@ -5,7 +5,10 @@ n-grams it holds (names, numbers, exact phrases): the evidence sparse TF-IDF ret
 module is the skip path that lets that evidence survive the bottleneck. Every n-gram feature is hashed
 (seeded, reproducible, nothing stored) to `hashes` signed buckets of a `dimensions`-wide sketch; the
 sketch of a text is the signed sum of its TF-IDF weights, L2-normalised, so the dot product of two
-sketches estimates their TF-IDF cosine (a Johnson-Lindenstrauss projection). The output is
+sketches estimates their TF-IDF cosine (a Johnson-Lindenstrauss projection). With `sublinear_tf` the
+sketched weight of an n-gram is `(1 + ln count) x idf` rather than the input's `count x idf`, as
+scikit-learn's `sublinear_tf` (a phrase repeated through a long document no longer drowns the rest;
+retrieval of document halves 0.724 -> 0.746 on the project's suite). The output is
 
     [sqrt(1 - weight) * dense, sqrt(weight) * sketch]
 
@@ -29,7 +32,9 @@ from sentence_transformers.base.modules.module import Module
 from torch.nn import functional
 from typing_extensions import Self
 
-FORMAT_VERSION = 1
+# Format 2 adds `sublinear_tf`; a sketch without it is saved as format 1, which older code reads.
+FORMAT_VERSION = 2
+PLAIN_FORMAT_VERSION = 1
 
 
 def sketch_buckets(
@@ -53,9 +58,19 @@ class LexicalSketch(Module):
         weight: share of the sketch in the cosine of two outputs, in [0, 1).
         hashes: buckets per n-gram (more: less variance from collisions).
         seed: seed of the feature hashes.
+        sublinear_tf: sketch `(1 + ln count) x idf` (needs the "counts" `NgramTfidf` emits) instead of
+            the input's `count x idf`.
     """
 
-    config_keys = ["num_features", "input_dimensions", "dimensions", "weight", "hashes", "seed"]
+    config_keys = [
+        "num_features",
+        "input_dimensions",
+        "dimensions",
+        "weight",
+        "hashes",
+        "seed",
+        "sublinear_tf",
+    ]
 
     def __init__(
         self,
@@ -65,6 +80,7 @@ class LexicalSketch(Module):
         weight: float = 0.3,
         hashes: int = 2,
         seed: int = 0,
+        sublinear_tf: bool = False,
     ) -> None:
         super().__init__()
         if min(num_features, input_dimensions, dimensions, hashes) < 1:
@@ -80,6 +96,7 @@ class LexicalSketch(Module):
         self.weight = float(weight)
         self.hashes = int(hashes)
         self.seed = int(seed)
+        self.sublinear_tf = bool(sublinear_tf)
         buckets, signs = sketch_buckets(self.num_features, self.dimensions, self.hashes, self.seed)
         self.register_buffer("buckets", torch.from_numpy(buckets), persistent=False)
         self.register_buffer("signs", torch.from_numpy(signs), persistent=False)
@@ -89,7 +106,16 @@ class LexicalSketch(Module):
         ids, offsets = features["input_ids"], features["offsets"]
         rows = len(offsets)
         bags = torch.bucketize(torch.arange(len(ids), device=ids.device), offsets, right=True) - 1
-        weights = features["per_sample_weights"].float()[:, None] * self.signs[ids]
+        weights = features["per_sample_weights"].float()
+        if self.sublinear_tf:  # count x idf / |row| -> (1 + ln count) x idf / |row|; rows are renormalised
+            if "counts" not in features:
+                raise ValueError(
+                    "a LexicalSketch with sublinear_tf needs the n-gram counts its NgramTfidf input emits "
+                    "(the `counts` feature): this NgramTfidf is older; save the model again with luxical-st"
+                )
+            counts = features["counts"].float()
+            weights = weights * (1.0 + torch.log(counts)) / counts
+        weights = weights[:, None] * self.signs[ids]
         sketch = torch.zeros(rows * self.dimensions, device=dense.device, dtype=torch.float32)
         flat = (bags[:, None] * self.dimensions + self.buckets[ids]).reshape(-1)
         sketch.index_add_(0, flat, weights.reshape(-1).to(sketch.device))
@@ -105,7 +131,11 @@ class LexicalSketch(Module):
         return self.input_dimensions + self.dimensions
 
     def get_config_dict(self) -> dict[str, Any]:
-        return {"format_version": FORMAT_VERSION, **{key: getattr(self, key) for key in self.config_keys}}
+        config = {key: getattr(self, key) for key in self.config_keys}
+        if not self.sublinear_tf:  # the first format's sketch: a config older code loads as it is
+            del config["sublinear_tf"]
+            return {"format_version": PLAIN_FORMAT_VERSION, **config}
+        return {"format_version": FORMAT_VERSION, **config}
 
     def save(self, output_path: str, *args: Any, safe_serialization: bool = True, **kwargs: Any) -> None:
         self.save_config(output_path)

@@ -145,6 +145,11 @@ class NgramTfidf(InputModule):
         Within a row, features are sorted and distinct; a text without in-vocabulary n-grams gets an
         empty (all-zero) row.
         """
+        indices, offsets, weights, _ = self.transform_with_counts(texts)
+        return indices, offsets, weights
+
+    def transform_with_counts(self, texts: Sequence[str]) -> tuple[np.ndarray, ...]:
+        """`transform`'s (indices, offsets, weights) and each entry's count in its text (float32)."""
         texts = check_texts(texts)
         ids, lengths = self.encoder.encode_flat(texts)
         token_starts = np.cumsum(lengths) - lengths
@@ -158,12 +163,13 @@ class NgramTfidf(InputModule):
         indices = np.concatenate([np.empty(0, np.int64)] + [part[0] for part in parts])
         weights = np.concatenate([np.empty(0, np.float32)] + [part[1] for part in parts])
         row_sizes = np.concatenate([np.empty(0, np.int64)] + [part[2] for part in parts])
+        counts = np.concatenate([np.empty(0, np.float32)] + [part[3] for part in parts])
         offsets = (np.cumsum(row_sizes) - row_sizes).astype(np.int64)
-        return indices, offsets, weights
+        return indices, offsets, weights, counts
 
     def _transform_tokens(self, ids: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, ...]:
         """TF-IDF of a chunk of texts given as flat token ids and per-text lengths: (feature indices,
-        weights, entries per text)."""
+        weights, entries per text, counts)."""
         num_texts = lengths.size
         # Each text followed by the separator, and one more at the end so that lookups at position + n
         # stay in bounds.
@@ -185,21 +191,23 @@ class NgramTfidf(InputModule):
         norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=num_texts))
         norms[norms == 0] = 1.0
         weights = (weights / norms[rows]).astype(np.float32)
-        return indices, weights, np.bincount(rows, minlength=num_texts)
+        return indices, weights, np.bincount(rows, minlength=num_texts), counts.astype(np.float32)
 
     def preprocess(
         self, inputs: Sequence[Any], prompt: str | None = None, **kwargs: Any
     ) -> dict[str, torch.Tensor]:
-        """Texts -> {"input_ids", "offsets", "per_sample_weights"} for `torch.nn.EmbeddingBag`."""
+        """Texts -> {"input_ids", "offsets", "per_sample_weights"} for `torch.nn.EmbeddingBag`, and
+        each entry's count in its text ("counts", for `LexicalSketch`)."""
         # sentence-transformers hands over a length-sorted batch: an index here is not the caller's.
         texts = check_texts(inputs, where=None)
         if prompt:
             texts = self._prepend_prompt(texts, prompt)
-        indices, offsets, weights = self.transform(texts)
+        indices, offsets, weights, counts = self.transform_with_counts(texts)
         return {
             "input_ids": torch.from_numpy(indices),
             "offsets": torch.from_numpy(offsets),
             "per_sample_weights": torch.from_numpy(weights),
+            "counts": torch.from_numpy(counts),
         }
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

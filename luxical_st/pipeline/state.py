@@ -69,6 +69,15 @@ def step_signature(
     return signature
 
 
+def step_defaults(step: str) -> dict[str, Any]:
+    """The default value of every config key in `step`'s signature."""
+    defaults = PipelineConfig()
+    values: dict[str, Any] = {}
+    for section in STEP_SECTIONS.get(step, ()):
+        values.update(section_values(getattr(defaults, section)))
+    return values
+
+
 class PipelineState:
     """`pipeline_state.json`: the signature each existing artifact was made with."""
 
@@ -83,10 +92,11 @@ class PipelineState:
     def claim(self, step: str, signature: dict[str, Any], artifact_exists: bool) -> None:
         """Record `signature` for `step`; refuse if an existing artifact was made with another one."""
         recorded = self.steps.get(step)
-        # a key that an older version did not record counts as unset (None): a new key left unset does not
-        # change an existing artifact
+        # A key that an older version did not record held its default then: a new key keeps the old
+        # behaviour by default, so it changes an existing artifact only when set to something else.
+        missing = {key: step_defaults(step).get(key) for key in signature if key not in (recorded or {})}
         changes = changed_settings(
-            {key: value for key, value in (recorded or {}).items() if key != CORPUS_FILES_KEY},
+            {key: value for key, value in {**missing, **(recorded or {})}.items() if key != CORPUS_FILES_KEY},
             {key: value for key, value in signature.items() if key != CORPUS_FILES_KEY},
         )
         before, now = (recorded or {}).get(CORPUS_FILES_KEY) or {}, signature.get(CORPUS_FILES_KEY) or {}

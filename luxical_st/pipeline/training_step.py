@@ -120,7 +120,12 @@ def training_step(
     if config.model.lexical_sketch_dimensions:
         from luxical_st.model import add_lexical_sketch
 
-        add_lexical_sketch(model, config.model.lexical_sketch_dimensions, config.model.lexical_sketch_weight)
+        add_lexical_sketch(
+            model,
+            config.model.lexical_sketch_dimensions,
+            config.model.lexical_sketch_weight,
+            sublinear_tf=config.model.lexical_sketch_sublinear_tf,
+        )
     return save_model(model, result, config, output_dir)
 
 

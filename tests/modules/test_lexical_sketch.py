@@ -12,7 +12,7 @@ from sentence_transformers import SentenceTransformer
 from luxical_st.config import load_config
 from luxical_st.model import add_lexical_sketch, build_model
 from luxical_st.modules import LexicalSketch
-from tests.conftest import exact_ngram_vocabulary
+from tests.conftest import exact_ngram_vocabulary, oracle_rows
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +79,45 @@ def test_saved_model_rebuilds_the_same_sketch(luxical, news_texts: list[str], tm
     assert not before[-2:].any() and np.isfinite(before).all()  # no known n-gram: all zeros
     with pytest.raises(ValueError, match="already ends"):
         add_lexical_sketch(model, dimensions=64, weight=0.3)
+
+
+def test_sublinear_sketch_estimates_the_sublinear_tfidf_cosine_and_round_trips(
+    luxical, news_texts: list[str], tmp_path: Path
+) -> None:
+    """With `sublinear_tf` the sketch's cosines estimate those of `(1 + ln count) x idf` rows counted
+    from scratch, not of the input's `count x idf`; the flag is saved (format 2) and a sketch without it
+    keeps the first format."""
+    import json
+
+    texts = [text for text in news_texts[300:400] if text.strip()][:40]
+    texts[1] = texts[0] + " " + " ".join([texts[0].split(".")[0]] * 6)  # a sentence repeated six times
+    model = build_model(luxical[0].tokenizer, luxical[0].ngrams, luxical[0].idf, layer_sizes=(32, 64, 16))
+    model.load_state_dict(luxical.state_dict())
+    add_lexical_sketch(model, dimensions=4096, weight=0.4, sublinear_tf=True)
+    sketch = model.encode(texts)[:, 16:] / np.sqrt(0.4)
+
+    def cosines(sublinear: bool) -> np.ndarray:
+        rows = oracle_rows(
+            model[0].tokenizer, model[0].ngrams, model[0].idf, texts, max_n=2, sublinear=sublinear
+        )
+        dense = np.zeros((len(texts), model[0].num_features))
+        for i, row in enumerate(rows):
+            dense[i, list(row)] = list(row.values())
+        return (dense @ dense.T)[np.triu_indices(len(texts), 1)]
+
+    estimated = (sketch @ sketch.T)[np.triu_indices(len(texts), 1)]
+    assert np.abs(estimated - cosines(sublinear=True)).max() < 0.08
+    assert np.corrcoef(estimated, cosines(sublinear=True))[0, 1] > 0.95
+    assert abs(estimated[0] - cosines(sublinear=False)[0]) > 0.1  # the repeats weigh less: not raw TF
+
+    model.save(str(tmp_path / "model"))
+    (config_path,) = (tmp_path / "model").glob("*_LexicalSketch/config.json")
+    config = json.loads(config_path.read_text())
+    assert config["format_version"] == 2 and config["sublinear_tf"] is True
+    again = SentenceTransformer(str(tmp_path / "model"), trust_remote_code=True, device="cpu")
+    np.testing.assert_allclose(again.encode(texts), model.encode(texts), atol=1e-6)
+    plain = LexicalSketch(100, 16, 64).get_config_dict()
+    assert plain["format_version"] == 1 and "sublinear_tf" not in plain
 
 
 def test_bad_settings_are_refused() -> None:

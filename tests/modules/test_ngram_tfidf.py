@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections import Counter
 
 import numpy as np
 import pytest
 
 from luxical_st.modules import NgramIndex, NgramTfidf
 from luxical_st.modules.ngrams import PackedHashTable
-from tests.conftest import exact_ngram_vocabulary
+from tests.conftest import exact_ngram_vocabulary, oracle_ngram_counts, oracle_rows
 
 
 @pytest.fixture(scope="module")
@@ -27,26 +26,6 @@ def vocabulary(tokenizer, tweet_texts, news_texts):
 @pytest.fixture(scope="module")
 def tfidf(tokenizer, vocabulary):
     return NgramTfidf(tokenizer, *vocabulary)
-
-
-def oracle_rows(
-    tokenizer, ngrams: np.ndarray, idf: np.ndarray, texts: list[str], max_n: int = 5
-) -> list[dict]:
-    """TF-IDF by definition: count every in-vocabulary n-gram at every position, weight, L2-normalise."""
-    row_of = {tuple(int(t) for t in row if t >= 0): i for i, row in enumerate(ngrams)}
-    result = []
-    for text in texts:
-        ids = tokenizer.encode(text, add_special_tokens=False).ids
-        counts: Counter[int] = Counter()
-        for n in range(1, max_n + 1):
-            for start in range(len(ids) - n + 1):
-                row = row_of.get(tuple(ids[start : start + n]))
-                if row is not None:
-                    counts[row] += 1
-        weights = {row: count * float(idf[row]) for row, count in counts.items()}
-        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-        result.append({row: w / norm for row, w in weights.items()})
-    return result
 
 
 def as_rows(indices: np.ndarray, offsets: np.ndarray, weights: np.ndarray) -> list[dict]:
@@ -121,14 +100,15 @@ def test_chunked_matching_equals_single_chunk(tfidf, news_texts, monkeypatch):
 
 def test_preprocess_gives_embedding_bag_layout(tfidf, tweet_texts):
     features = tfidf.preprocess([*tweet_texts[:5], ""])
-    assert set(features) == {"input_ids", "offsets", "per_sample_weights"}
+    assert set(features) == {"input_ids", "offsets", "per_sample_weights", "counts"}
     assert features["offsets"].shape == (6,)
-    assert features["input_ids"].shape == features["per_sample_weights"].shape
+    assert features["input_ids"].shape == features["per_sample_weights"].shape == features["counts"].shape
     assert int(features["offsets"][-1]) == features["input_ids"].numel()  # empty last text
 
 
 def test_prompt_is_prepended(tfidf):
-    with_prompt = as_rows(*[t.numpy() for t in tfidf.preprocess(["cats and dogs"], prompt="news: ").values()])
+    features = tfidf.preprocess(["cats and dogs"], prompt="news: ")
+    with_prompt = as_rows(*[features[key].numpy() for key in ("input_ids", "offsets", "per_sample_weights")])
     assert_rows_close(with_prompt, as_rows(*tfidf.transform(["news: cats and dogs"])))
 
 
@@ -195,3 +175,17 @@ def test_packed_hash_table_round_trips():
     assert (table.get(absent) == -1).all()
     with pytest.raises(ValueError, match="distinct"):
         PackedHashTable(np.array([1, 1]), np.array([0, 1]))
+
+
+def test_counts_feature_is_each_entrys_count_in_its_text(
+    tfidf, vocabulary, tokenizer, tweet_texts, news_texts
+):
+    """The "counts" preprocess emits beside the weights (what `LexicalSketch(sublinear_tf)` reads)."""
+    texts = [*tweet_texts[:30], news_texts[0] * 3, "", "the the the the"]
+    features = tfidf.preprocess(texts)
+    bounds = [*features["offsets"].tolist(), len(features["input_ids"])]
+    expected = oracle_ngram_counts(tokenizer, vocabulary[0], texts)
+    for row, counts in enumerate(expected):
+        ids = features["input_ids"][bounds[row] : bounds[row + 1]].tolist()
+        got = features["counts"][bounds[row] : bounds[row + 1]].tolist()
+        assert dict(zip(ids, got, strict=True)) == counts

@@ -4,6 +4,7 @@ noticed, and the rerun refused naming the changed file (no training run: the ste
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -70,14 +71,16 @@ def test_validation_is_found_by_name_and_a_missing_one_names_the_extra(monkeypat
         engines.validation_factory("suite")
 
 
-def test_a_key_an_older_version_did_not_record_counts_as_unset(tmp_path):
+def test_a_key_an_older_version_did_not_record_counts_as_its_default(tmp_path):
     from luxical_st.pipeline.state import PipelineState
 
     PipelineState(tmp_path).claim("training", {"learning_rate": 0.001}, artifact_exists=False)
-    PipelineState(tmp_path).claim(
-        "training", {"learning_rate": 0.001, "validation": None}, artifact_exists=True
-    )
-    with pytest.raises(ValueError, match=r"other settings: validation: .* then, .*suite.* now"):
-        PipelineState(tmp_path).claim(
-            "training", {"learning_rate": 0.001, "validation": "suite"}, artifact_exists=True
-        )
+    for default in ({"validation": None}, {"lexical_sketch_sublinear_tf": False}):  # unset, and a False flag
+        PipelineState(tmp_path).claim("training", {"learning_rate": 0.001, **default}, artifact_exists=True)
+    state = tmp_path / "pipeline_state.json"
+    state.write_text(json.dumps({"training": {"learning_rate": 0.001}}))
+    flag = "lexical_sketch_sublinear_tf"
+    for changed, shown in (({"validation": "suite"}, "validation: None then, 'suite' now"),
+                           ({flag: True}, f"{flag}: False then, True now")):  # fmt: skip
+        with pytest.raises(ValueError, match=f"other settings: {re.escape(shown)}"):
+            PipelineState(tmp_path).claim("training", {"learning_rate": 0.001, **changed}, True)
