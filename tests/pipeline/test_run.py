@@ -67,6 +67,7 @@ def test_tiny_run_saves_a_loadable_trained_model(tiny_run: Path, tweet_texts: li
     embeddings = model.encode(tweet_texts[:4], normalize_embeddings=False)
     width = config.model.layer_sizes[-1] + config.model.lexical_sketch_dimensions  # distilled + sketch
     assert embeddings.shape == (4, width) == (4, 64 + 128)
+    assert model[-1].sublinear_tf  # the sketch's weighting, from the config
     assert config.model.teacher_init  # the n-gram table was seeded from the teacher's token embeddings
     token_embeddings = np.load(tiny_run / TOKEN_EMBEDDINGS_FILE)
     assert token_embeddings.shape == (model[0].tokenizer.get_vocab_size(), 384)
