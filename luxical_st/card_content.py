@@ -72,6 +72,7 @@ def luxical_facts(model: SentenceTransformer) -> dict[str, Any]:
         "distilled_dimensionality": distilled,
         "sketch_dimensionality": int(sketch.dimensions) if sketch is not None else None,
         "sketch_weight": float(sketch.weight) if sketch is not None else None,
+        "sketch_sublinear_tf": bool(getattr(sketch, "sublinear_tf", False)),
     }
 
 

@@ -89,7 +89,7 @@ def test_every_card_fact_is_read_from_the_model_a_lexical_sketch_included(model,
 
     sketched = copy.deepcopy(model)
     sketched.save(str(tmp_path / "before"))  # a card made before the sketch: its title must not stay
-    add_lexical_sketch(sketched, dimensions=24, weight=0.25)
+    add_lexical_sketch(sketched, dimensions=24, weight=0.25, sublinear_tf=True)
     dimensions = sketched.encode(["a text"]).shape[1]
     assert dimensions == 8 + 24
     folder = tmp_path / "sketched"
@@ -101,6 +101,7 @@ def test_every_card_fact_is_read_from_the_model_a_lexical_sketch_included(model,
     assert f"**Output Dimensionality:** {dimensions} dimensions" in text
     assert f"unit vectors of\n{dimensions} dimensions" in text
     assert "| Lexical sketch | the 8 distilled dimensions joined with 24 dimensions" in text
+    assert "n-grams (sublinear term frequency, `(1 + ln count) x idf`) (weight 0.25)" in text
 
 
 def test_template_is_the_top_level_file():
