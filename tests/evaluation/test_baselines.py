@@ -116,5 +116,10 @@ def test_word_tfidf_is_fitted_on_each_task_and_scores_as_computed_directly(tmp_p
     # the last task's fit: the words of the word pairs, nothing of the man pages
     words = set(task_fitted(model).vectorizer.vocabulary_)  # type: ignore[union-attr]
     assert "pthread_create" not in words and len(words) < 500
+    unfitted = baselines.build_baseline("baseline:tfidf-words")
     with pytest.raises(RuntimeError, match="only after `fit`"):
-        baselines.build_baseline("baseline:tfidf-words").encode(["a text"])
+        unfitted.encode(["a text"])
+    with pytest.raises(ValueError, match="the task has none"):
+        task_fitted(unfitted).fit([])  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="cannot be fitted on these 2 texts"):
+        task_fitted(unfitted).fit(["!", "?"])  # type: ignore[union-attr]

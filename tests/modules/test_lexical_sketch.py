@@ -118,6 +118,11 @@ def test_sublinear_sketch_estimates_the_sublinear_tfidf_cosine_and_round_trips(
     np.testing.assert_allclose(again.encode(texts), model.encode(texts), atol=1e-6)
     plain = LexicalSketch(100, 16, 64).get_config_dict()
     assert plain["format_version"] == 1 and "sublinear_tf" not in plain
+    features = model[0].preprocess(texts[:2])
+    del features["counts"]  # what an NgramTfidf of an older version hands over
+    features["sentence_embedding"] = torch.ones(2, 16)
+    with pytest.raises(ValueError, match="needs the n-gram counts"):
+        model[-1](features)
 
 
 def test_bad_settings_are_refused() -> None:
