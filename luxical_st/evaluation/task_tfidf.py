@@ -5,7 +5,7 @@ lowercased, smoothed IDF, L2-normalised rows), fitted on every text of the task 
 sides of every split, before that task runs; the held-out reports measure Luxical against this. It
 sees each task's vocabulary and document frequencies, which no pretrained model does, so it is a
 transductive ceiling for lexical matching rather than a model a user could ship. Rows are handed to
-mteb dense (texts x task vocabulary float32: about 1 GB for the suite's largest task, 12.8k reviews).
+mteb dense (texts encoded x the task's vocabulary, float32): mind the memory on large tasks.
 """
 
 from __future__ import annotations
