@@ -24,7 +24,8 @@ from sentence_transformers import SentenceTransformer
 from torch.utils.data import DataLoader
 
 from luxical_st.evaluation.baselines import build_baseline, is_baseline, model_revision
-from luxical_st.evaluation.task_tfidf import task_fitted, task_texts
+from luxical_st.evaluation.task_base import task_texts
+from luxical_st.evaluation.task_tfidf import task_fitted
 from luxical_st.evaluation.tasks import OFFLINE_TASKS, offline_tasks, task_category
 from luxical_st.loading import load_sentence_transformer, remote_code_allowed
 

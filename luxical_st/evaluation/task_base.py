@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from datasets import Dataset, DatasetDict
@@ -13,6 +13,28 @@ from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
 from mteb.abstasks.task_metadata import TaskMetadata
 
 SEED = 42
+# mteb's text columns (classification, clustering, pair tasks, STS, retrieval corpus and queries).
+TEXT_COLUMNS = ("text", "title", "sentences", "sentence1", "sentence2", "sentence")
+
+
+def task_texts(task: Any) -> list[str]:
+    """Every text an mteb task reads (all splits and subsets, both sides of each; ids, labels and
+    relevance judgements left out), loading its data if it is not loaded yet."""
+    if not getattr(task, "data_loaded", False):
+        task.load_data()
+    return list(_texts(task.dataset))
+
+
+def _texts(node: Any) -> Iterator[str]:
+    if isinstance(node, Dataset):
+        for column in TEXT_COLUMNS:
+            for value in node[column] if column in node.column_names else ():
+                values = [value] if isinstance(value, str) else value or ()  # clustering: lists of texts
+                yield from (text for text in values if isinstance(text, str))
+    elif isinstance(node, Mapping):  # DatasetDict, subsets, mteb's retrieval split data
+        for key, value in node.items():
+            if key not in ("relevant_docs", "top_ranked"):
+                yield from _texts(value)
 
 
 def stratified_test_indices(labels: Sequence[int], test_size: int, seed: int) -> list[int]:

@@ -10,16 +10,13 @@ mteb dense (texts encoded x the task's vocabulary, float32): mind the memory on 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
-from datasets import Dataset
 from sentence_transformers.base.modules.input_module import InputModule
 
-# mteb's text columns (classification, clustering, pair tasks, retrieval corpus and queries).
-TEXT_COLUMNS = ("text", "title", "sentences", "sentence1", "sentence2")
 VECTORIZER = {"lowercase": True, "sublinear_tf": False, "smooth_idf": True, "norm": "l2", "dtype": np.float32}
 
 
@@ -69,23 +66,3 @@ def task_fitted(model: Any) -> TaskFittedTfidf | None:
     """The model's task-fitted input module, if its input is fitted per task (else None)."""
     first = next(iter(model), None) if isinstance(model, torch.nn.Sequential) else None
     return first if isinstance(first, TaskFittedTfidf) else None
-
-
-def task_texts(task: Any) -> list[str]:
-    """Every text an mteb task reads (all splits and subsets; ids and labels left out), loading its data
-    if it is not loaded yet."""
-    if not getattr(task, "data_loaded", False):
-        task.load_data()
-    return list(_texts(task.dataset))
-
-
-def _texts(node: Any) -> Iterator[str]:
-    if isinstance(node, Dataset):
-        for column in TEXT_COLUMNS:
-            for value in node[column] if column in node.column_names else ():
-                values = [value] if isinstance(value, str) else value or ()  # clustering: lists of texts
-                yield from (text for text in values if isinstance(text, str))
-    elif isinstance(node, dict):  # DatasetDict, subsets, retrieval split data
-        for key, value in node.items():
-            if key not in ("relevant_docs", "top_ranked"):
-                yield from _texts(value)

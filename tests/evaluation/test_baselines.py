@@ -93,7 +93,8 @@ def test_word_tfidf_is_fitted_on_each_task_and_scores_as_computed_directly(tmp_p
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from luxical_st.evaluation.mteb_runner import model_facts, resolve_tasks, run_mteb
-    from luxical_st.evaluation.task_tfidf import VECTORIZER, task_fitted, task_texts
+    from luxical_st.evaluation.task_base import task_texts
+    from luxical_st.evaluation.task_tfidf import VECTORIZER, task_fitted
 
     model = baselines.build_baseline("baseline:tfidf-words")
     assert model_facts(model)["embed_dim"] is None  # one dimension per word of each task

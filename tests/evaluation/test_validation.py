@@ -15,8 +15,13 @@ def evaluator():
 
 
 def test_validation_texts_are_never_read_by_a_suite_task(evaluator) -> None:
+    from luxical_st.evaluation.task_base import task_texts
+    from luxical_st.evaluation.tasks import offline_tasks
+
     used = validation.suite_texts()
     assert len(used) > 10_000
+    for task in offline_tasks():  # every kind of task: classification, clustering, pairs, STS, retrieval
+        assert set(task_texts(task)) <= used, task.metadata.name
     assert evaluator.primary_metric == validation.PRIMARY_METRIC
     sizes = {}
     for ir in evaluator.evaluators:
