@@ -94,7 +94,8 @@ class PipelineState:
         recorded = self.steps.get(step)
         # A key that an older version did not record held its default then: a new key keeps the old
         # behaviour by default, so it changes an existing artifact only when set to something else.
-        missing = {key: step_defaults(step).get(key) for key in signature if key not in (recorded or {})}
+        defaults = step_defaults(step)
+        missing = {key: defaults.get(key) for key in signature if key not in (recorded or {})}
         changes = changed_settings(
             {key: value for key, value in {**missing, **(recorded or {})}.items() if key != CORPUS_FILES_KEY},
             {key: value for key, value in signature.items() if key != CORPUS_FILES_KEY},
